@@ -1,0 +1,45 @@
+# Convenience entry points; CMake does the real work.
+#   make run    install build deps, build, run mpconv on its built-in defaults
+#   make test   install test deps, build, run unit + integration tests
+#               (with CI=true: -Werror, plus a sanitizer build of the unit tests)
+BUILD ?= build
+JOBS ?= $(shell nproc)
+CMAKE_FLAGS ?=
+ifeq ($(CI),true)
+CMAKE_FLAGS += -DMPCONV_WERROR=ON
+endif
+
+.PHONY: all deps test-deps build run test test-asan clean
+
+all: build
+
+deps:
+	@scripts/install-deps.sh build
+
+test-deps:
+	@scripts/install-deps.sh test
+
+build: deps
+	cmake -S . -B $(BUILD) $(CMAKE_FLAGS) >/dev/null
+	cmake --build $(BUILD) -j $(JOBS)
+
+run: build
+	./$(BUILD)/mpconv
+
+test: test-deps
+	cmake -S . -B $(BUILD) $(CMAKE_FLAGS) >/dev/null
+	cmake --build $(BUILD) -j $(JOBS)
+	cd $(BUILD) && ctest --output-on-failure
+ifeq ($(CI),true)
+	$(MAKE) test-asan
+endif
+
+# Unit and integration tests again, under ASan+UBSan.
+test-asan: test-deps
+	cmake -S . -B $(BUILD)-asan -DMPCONV_SANITIZE=ON $(CMAKE_FLAGS) >/dev/null
+	cmake --build $(BUILD)-asan -j $(JOBS)
+	cd $(BUILD)-asan && ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1 \
+		ctest --output-on-failure -L unit
+
+clean:
+	rm -rf $(BUILD) $(BUILD)-asan

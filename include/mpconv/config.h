@@ -1,0 +1,72 @@
+/* Daemon configuration: built-in defaults, INI file (inih), command line.
+ * Every key is declared once in a table in config.c (type, bounds, default,
+ * where it lands); errors name FILE:LINE: key. */
+#ifndef MPCONV_CONFIG_H
+#define MPCONV_CONFIG_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+
+#include "mpconv/url.h"
+
+enum mptcp_mode { MPTCP_MODE_AUTO, MPTCP_MODE_ON, MPTCP_MODE_OFF };
+enum log_level { LOG_ERROR, LOG_WARN, LOG_INFO, LOG_DEBUG };
+enum listener_kind { LISTEN_SOCKS5, LISTEN_HTTP, LISTEN_MIXED };
+enum upstream_kind { UPSTREAM_DIRECT };
+
+struct user_cred {
+    char name[URL_CRED_MAX + 1];
+    char pass[URL_CRED_MAX + 1];
+};
+
+struct listener_cfg {
+    enum listener_kind kind;
+    struct proxy_url url;    /* as given; url.host is the bind address */
+    struct user_cred *users; /* URL user plus the users file; auth required when n_users > 0 */
+    size_t n_users;
+};
+
+struct config {
+    struct listener_cfg *listeners;
+    size_t n_listeners;
+    enum upstream_kind upstream;
+    struct proxy_url upstream_url;
+    enum mptcp_mode mptcp;
+    enum log_level log_level;
+    uint32_t connect_timeout_ms;   /* [timeouts] connect, seconds in the file */
+    uint32_t handshake_timeout_ms; /* [timeouts] handshake */
+    uint32_t idle_timeout_ms;      /* [timeouts] idle */
+    uint32_t max_header_bytes;     /* [http] max_header_bytes */
+    char users_file[1024];         /* [auth] users_file, "" when unset */
+    char source[1024];             /* file the config came from, "" for built-in */
+    bool cli_listeners;            /* listeners came from the command line; the file's are ignored */
+};
+
+/* Built-in defaults, no listeners yet. */
+void config_init(struct config *c);
+
+/* Loads an INI file over the current values. Returns 0, or -1 with err set
+ * to "FILE:LINE: key: what is wrong" (or "FILE: ..." when unreadable). */
+int config_load_file(struct config *c, const char *path, char *err, size_t err_cap);
+
+/* Command-line equivalents (the CLI wins over the file). "-l" URLs given on
+ * the command line replace the file's listeners: the first call clears them. */
+int config_add_listener_url(struct config *c, const char *url, char *err, size_t err_cap);
+int config_set(struct config *c, const char *key, const char *value, char *err, size_t err_cap);
+
+/* After loading: adds the default listeners (socks5 127.0.0.1:1080 and http
+ * 127.0.0.1:8080) when none are configured, loads the users file and attaches
+ * users to listeners. Returns 0 or -1 with err set. */
+int config_finalize(struct config *c, char *err, size_t err_cap);
+
+/* Effective settings in INI form, passwords redacted (for -t). */
+void config_dump(const struct config *c, FILE *out);
+
+void config_free(struct config *c);
+
+const char *mptcp_mode_name(enum mptcp_mode m);
+const char *listener_kind_name(enum listener_kind k);
+
+#endif

@@ -1,0 +1,40 @@
+/* The dialer: resolve a target asynchronously, then race connection
+ * attempts over the resolved addresses (Happy Eyeballs, RFC 8305: families
+ * interleaved, a new attempt every 250 ms or as soon as one fails), every
+ * socket made by the socket factory. One overall deadline covers DNS and
+ * connect. */
+#ifndef MPCONV_DIAL_H
+#define MPCONV_DIAL_H
+
+#include <stdbool.h>
+#include <uv.h>
+
+#include "mpconv/sock.h"
+#include "mpconv/target.h"
+
+struct dialer {
+    uv_loop_t *loop;
+    struct sock_factory *sockets;
+    uint32_t connect_timeout_ms;
+};
+
+/* status 0: conn is a connected handle the owner now owns (allocated with
+ * malloc; close it with dial_close_conn). Otherwise status is a libuv error
+ * (UV_ECONNREFUSED, UV_ETIMEDOUT, UV_EAI_NONAME, ...) and conn is NULL.
+ * Never called from inside dial_start. */
+typedef void (*dial_done_cb)(void *owner, int status, uv_tcp_t *conn, bool is_mptcp);
+
+struct dial;
+
+/* Returns NULL only when out of memory. */
+struct dial *dial_start(const struct dialer *dialer, const struct mp_target *target,
+                        dial_done_cb cb, void *owner);
+
+/* Abandons a dial whose callback has not run yet; the callback never runs. */
+void dial_cancel(struct dial *d);
+
+/* Closes a handle handed over by a dial; on_closed (may be NULL) runs just
+ * before the memory is freed. */
+void dial_close_conn(uv_tcp_t *conn, uv_close_cb on_closed);
+
+#endif

@@ -1,0 +1,93 @@
+/* SOCKS5 (RFC 1928) and its username/password sub-negotiation (RFC 1929).
+ * Pure functions over byte buffers: no sockets, no allocation. The caller
+ * accumulates received bytes and calls the parser for the current phase on
+ * everything received so far; bytes after *consumed belong to the next
+ * phase (or are early data after the request). */
+#ifndef MPCONV_PROTO_SOCKS5_H
+#define MPCONV_PROTO_SOCKS5_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/socket.h>
+
+#include "mpconv/target.h"
+
+#define S5_VERSION 0x05
+#define S5_AUTH_VERSION 0x01
+
+enum s5_method {
+    S5_METHOD_NO_AUTH = 0x00,
+    S5_METHOD_USERPASS = 0x02,
+    S5_METHOD_UNACCEPTABLE = 0xFF,
+};
+
+enum s5_cmd { S5_CMD_CONNECT = 0x01, S5_CMD_BIND = 0x02, S5_CMD_UDP_ASSOCIATE = 0x03 };
+enum s5_atyp { S5_ATYP_IPV4 = 0x01, S5_ATYP_DOMAIN = 0x03, S5_ATYP_IPV6 = 0x04 };
+
+enum s5_reply {
+    S5_REP_SUCCEEDED = 0x00,
+    S5_REP_GENERAL_FAILURE = 0x01,
+    S5_REP_NOT_ALLOWED = 0x02,
+    S5_REP_NET_UNREACHABLE = 0x03,
+    S5_REP_HOST_UNREACHABLE = 0x04,
+    S5_REP_REFUSED = 0x05,
+    S5_REP_TTL_EXPIRED = 0x06,
+    S5_REP_CMD_UNSUPPORTED = 0x07,
+    S5_REP_ATYP_UNSUPPORTED = 0x08,
+};
+
+enum s5_status { S5_NEED_MORE, S5_DONE, S5_ERROR };
+
+/* Method selection message: VER NMETHODS METHODS... */
+struct s5_greeting {
+    bool offers_no_auth;
+    bool offers_userpass;
+};
+
+/* S5_ERROR: version is not 5 or NMETHODS is 0 (close without reply). */
+enum s5_status s5_parse_greeting(const uint8_t *buf, size_t len, struct s5_greeting *out,
+                                 size_t *consumed);
+
+/* RFC 1929: VER(1) ULEN UNAME PLEN PASSWD. Lengths 1..255 (ULEN 0 is an error). */
+struct s5_userpass {
+    char user[256]; /* NUL-terminated; may contain no NUL bytes */
+    char pass[256];
+    uint8_t user_len;
+    uint8_t pass_len;
+};
+
+/* S5_ERROR: sub-negotiation version is not 1, ULEN is 0, or a NUL byte in a field. */
+enum s5_status s5_parse_userpass(const uint8_t *buf, size_t len, struct s5_userpass *out,
+                                 size_t *consumed);
+
+/* Request: VER CMD RSV ATYP DST.ADDR DST.PORT */
+struct s5_request {
+    uint8_t cmd;
+    struct mp_target target; /* valid when the parse is S5_DONE */
+};
+
+/* S5_ERROR with *reply set to the SOCKS reply to send before closing:
+ *  - version not 5:               S5_REP_GENERAL_FAILURE
+ *  - CMD not CONNECT (BIND, UDP ASSOCIATE, unknown): S5_REP_CMD_UNSUPPORTED
+ *    (reported as soon as the CMD byte is seen)
+ *  - ATYP unknown:                S5_REP_ATYP_UNSUPPORTED
+ *  - domain of length 0, containing bytes not allowed in host names, port 0:
+ *                                 S5_REP_GENERAL_FAILURE (0x01)
+ * The reserved byte is ignored. */
+enum s5_status s5_parse_request(const uint8_t *buf, size_t len, struct s5_request *out,
+                                size_t *consumed, uint8_t *reply);
+
+/* Encoders return the number of bytes written. */
+size_t s5_encode_method(uint8_t out[2], uint8_t method);
+size_t s5_encode_auth_status(uint8_t out[2], bool ok);
+/* Reply with BND.ADDR/BND.PORT from bound (IPv4 or IPv6), or 0.0.0.0:0 when
+ * bound is NULL. out must hold S5_REPLY_MAX bytes. */
+#define S5_REPLY_MAX 22
+size_t s5_encode_reply(uint8_t *out, uint8_t reply, const struct sockaddr *bound);
+
+/* Constant-time comparison of credentials (uses CRYPTO_memcmp; lengths are
+ * compared too without leaking which byte differs). */
+bool s5_credentials_equal(const char *a, size_t alen, const char *b, size_t blen);
+
+#endif

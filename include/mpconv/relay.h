@@ -1,0 +1,77 @@
+/* The relay: two pumps, client->upstream and upstream->client, written once.
+ * A pump reads into a pooled buffer and writes it on; while a write is
+ * pending it stops reading its source (backpressure: at most one buffer per
+ * direction). EOF is passed on as a shutdown once queued data is written;
+ * the relay is finished when both directions have been shut down. */
+#ifndef MPCONV_RELAY_H
+#define MPCONV_RELAY_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <sys/types.h>
+#include <uv.h>
+
+#include "mpconv/bufpool.h"
+
+struct relay;
+struct pump;
+
+/* Optional per-pump message framing (HTTP forwarding): given received bytes,
+ * returns how many belong to the current message (or -1 for a protocol
+ * error) and sets *done at the message's end. The pump forwards that many
+ * bytes, stops reading, and reports on_message_end once they are written.
+ * The filter keeps whatever follows (e.g. a pipelined request) itself. */
+typedef ssize_t (*pump_filter_fn)(struct pump *p, const char *buf, size_t len, bool *done);
+
+struct pump {
+    struct relay *relay;
+    uv_stream_t *src;
+    uv_stream_t *dst;
+    pump_filter_fn filter;
+    char *buf;          /* pooled buffer while reading or writing, else NULL */
+    size_t pending;     /* bytes of buf in the pending write */
+    uint64_t bytes;     /* bytes written to dst */
+    bool active;        /* started and not stopped */
+    bool writing;
+    bool eof;           /* src said EOF */
+    bool shut;          /* dst shut down (write side closed) */
+    bool message_ended; /* the filter reported the end of a message */
+    uv_write_t write_req;
+    uv_shutdown_t shutdown_req;
+};
+
+struct relay_events {
+    /* Both directions reached EOF and were shut down. */
+    void (*finished)(struct relay *r);
+    /* A read or write failed (err < 0); from_client says on which side. */
+    void (*failed)(struct relay *r, int err, bool client_side);
+    /* A filtered pump wrote the last byte of its message. */
+    void (*message_end)(struct relay *r, struct pump *p);
+};
+
+struct relay {
+    struct pump up;   /* client -> upstream */
+    struct pump down; /* upstream -> client */
+    struct bufpool *pool;
+    const struct relay_events *events;
+    uint64_t last_active_ms; /* for the idle timeout */
+    bool failed;
+};
+
+/* Sets up both pumps; no I/O yet. */
+void relay_init(struct relay *r, struct bufpool *pool, const struct relay_events *events,
+                uv_stream_t *client, uv_stream_t *upstream);
+
+/* Starts a pump, first writing initial (len bytes, copied; may be 0). With
+ * whole_message the pump reads nothing more and reports message_end once
+ * initial is written. Takes over the source stream's data pointer.
+ * Returns 0 or a libuv error. */
+int pump_start(struct pump *p, const char *initial, size_t len, bool whole_message);
+
+/* Stops reading (a pending write still completes). */
+void pump_stop(struct pump *p);
+
+/* Releases buffers; call once before the streams are closed. */
+void relay_release(struct relay *r);
+
+#endif

@@ -1,0 +1,138 @@
+/* A session: one client connection from accept to the summary line.
+ * Front-ends (SOCKS5, HTTP) drive the handshake through front_ops; the
+ * session owns the handles, the timer, the dial, the relay and the single
+ * close path (count open handles, free at zero). */
+#ifndef MPCONV_SESSION_H
+#define MPCONV_SESSION_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <uv.h>
+
+#include "mpconv/bufpool.h"
+#include "mpconv/config.h"
+#include "mpconv/dial.h"
+#include "mpconv/proto_http.h"
+#include "mpconv/relay.h"
+#include "mpconv/sock.h"
+#include "mpconv/target.h"
+
+/* Everything one event loop serves with. */
+struct worker {
+    uv_loop_t *loop;
+    const struct config *cfg;
+    struct sock_factory sockets;
+    struct dialer dialer;
+    struct bufpool pool;
+    uint64_t next_session_id;
+    uint64_t active_sessions;
+};
+
+struct session;
+
+struct front_ops {
+    const char *name;
+    /* New bytes arrived in the handshake buffer (s->hs, s->hs_len). */
+    void (*on_data)(struct session *s);
+    /* The dial finished: status 0 (s->upstream is connected) or an error. */
+    void (*on_dialed)(struct session *s, int status);
+    /* A framed pump finished its message (HTTP forwarding only). */
+    void (*on_message_end)(struct session *s, struct pump *p);
+    /* Frees front-specific memory; the session is closing. */
+    void (*release)(struct session *s);
+};
+
+enum session_state {
+    SESSION_HANDSHAKE, /* reading the client's request */
+    SESSION_DIALING,
+    SESSION_RELAYING,
+    SESSION_CLOSING,
+};
+
+/* HTTP forwarding state (absolute-URI requests), kept per request. */
+struct http_forward {
+    struct http_body request_body;
+    struct http_body response_body;
+    char *response_head; /* upstream bytes until the response head is complete */
+    size_t response_len;
+    char *next_request; /* pipelined bytes that followed the request body */
+    size_t next_len;
+    bool request_done;
+    bool response_done;
+    bool client_keep_alive;
+    bool response_keep_alive;
+    bool head_request;
+    char *upstream_head; /* rewritten request head, until the dial finishes */
+    size_t upstream_head_len;
+};
+
+struct session {
+    uint64_t id;
+    struct worker *worker;
+    const struct listener_cfg *listener;
+    const struct front_ops *front;
+    enum session_state state;
+    uv_tcp_t client;
+    uv_tcp_t *upstream; /* from the dialer, once connected */
+    uv_timer_t timer;   /* handshake deadline, then idle checks */
+    struct dial *dial;
+    struct relay relay;
+    bool relay_started;
+    bool connected;     /* an upstream connection was made */
+    bool reset_client;  /* close the client with RST (the upstream aborted) */
+    int open_handles;
+    uint64_t bytes_up;  /* totals of relays already finished (HTTP keep-alive) */
+    uint64_t bytes_down;
+
+    char *hs; /* handshake bytes received and not yet consumed */
+    size_t hs_len;
+    size_t hs_cap;
+    int phase; /* front-specific handshake phase */
+
+    struct mp_target target;
+    bool have_target;
+    bool upstream_is_mptcp_socket;
+    enum mptcp_state mptcp;
+    unsigned subflows;
+    uint64_t start_ms;
+    uint64_t requests; /* HTTP requests served on this connection */
+    const char *close_reason;
+    char client_addr[64];
+    struct http_forward *http;
+};
+
+extern const struct front_ops front_socks5;
+extern const struct front_ops front_http;
+extern const struct front_ops front_mixed;
+
+/* Accepts one client from server into a new session. */
+void session_accept(struct worker *w, const struct listener_cfg *l, const struct front_ops *front,
+                    uv_stream_t *server);
+
+/* Handshake helpers for front-ends. */
+void session_consume(struct session *s, size_t n);   /* drop n handshake bytes */
+void session_read_client(struct session *s);          /* (re)start handshake reads */
+void session_dial(struct session *s);                 /* connect to s->target */
+/* Writes data (copied) to the client; then closes with reason when
+ * close_after, or does nothing more. */
+void session_reply(struct session *s, const void *data, size_t len, bool close_after,
+                   const char *reason);
+/* Sets up the relay between client and upstream and the idle timer; the
+ * caller starts the pumps (HTTP forwarding frames them). */
+void session_begin_relay(struct session *s);
+/* Starts relaying both ways; early bytes go upstream first. */
+void session_start_tunnel(struct session *s, const char *early, size_t early_len);
+void session_close(struct session *s, const char *reason);
+/* Sends FIN to the client, drains its input for a bounded time, then closes
+ * (closing with unread input would send RST and could destroy the answer). */
+void session_close_gracefully(struct session *s, const char *reason);
+/* Replaces s->client's reader for the next request of a kept-alive
+ * connection: closes the upstream and returns to SESSION_HANDSHAKE. */
+void session_reset_for_next_request(struct session *s);
+
+/* True when user/pass match one of the listener's users (constant time). */
+bool session_check_user(const struct session *s, const char *user, size_t user_len,
+                        const char *pass, size_t pass_len);
+bool session_needs_auth(const struct session *s);
+
+#endif

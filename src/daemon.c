@@ -1,0 +1,122 @@
+/* Start-up checks, the event loop, and shutdown on signals. */
+#include "mpconv/daemon.h"
+
+#include <errno.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/resource.h>
+
+#include "mpconv/listener.h"
+#include "mpconv/log.h"
+#include "mpconv/session.h"
+#include "mpconv/sock.h"
+
+struct daemon {
+    struct worker worker;
+    struct listener *listeners;
+    size_t n_listeners;
+    uv_signal_t sigint;
+    uv_signal_t sigterm;
+};
+
+/* Each connection needs two descriptors; the soft limit is often 1024. */
+static void raise_fd_limit(void)
+{
+    struct rlimit rl;
+    if (getrlimit(RLIMIT_NOFILE, &rl) != 0)
+        return;
+    if (rl.rlim_cur < rl.rlim_max) {
+        rl.rlim_cur = rl.rlim_max;
+        if (setrlimit(RLIMIT_NOFILE, &rl) != 0)
+            getrlimit(RLIMIT_NOFILE, &rl);
+    }
+    if (rl.rlim_cur < 4096)
+        log_warn("open file limit is %llu: at most ~%llu concurrent connections",
+                 (unsigned long long)rl.rlim_cur, (unsigned long long)rl.rlim_cur / 2);
+}
+
+/* "on" refuses to start without kernel MPTCP; "auto" only reports it. */
+static int check_mptcp(enum mptcp_mode mode)
+{
+    if (mode == MPTCP_MODE_OFF) {
+        log_info("MPTCP off: upstream connections use plain TCP");
+        return 0;
+    }
+    int err = sock_probe_mptcp();
+    if (err == 0) {
+        log_info("MPTCP available: upstream connections use MPTCP");
+        return 0;
+    }
+    if (mode == MPTCP_MODE_ON) {
+        log_error("mptcp = on, but this kernel/namespace cannot create MPTCP sockets: %s "
+                  "(check net.mptcp.enabled)",
+                  strerror(-err));
+        return -1;
+    }
+    log_warn("MPTCP unavailable (%s): upstream connections use plain TCP until it returns",
+             strerror(-err));
+    return 0;
+}
+
+static void on_stop_signal(uv_signal_t *sig, int signum)
+{
+    struct daemon *d = sig->data;
+    log_info("%s: shutting down (%llu active sessions)", strsignal(signum),
+             (unsigned long long)d->worker.active_sessions);
+    uv_stop(sig->loop);
+}
+
+static int start_listeners(struct daemon *d, const struct config *cfg)
+{
+    d->listeners = calloc(cfg->n_listeners, sizeof(*d->listeners));
+    if (!d->listeners)
+        return -1;
+    for (size_t i = 0; i < cfg->n_listeners; i++) {
+        d->n_listeners++;
+        if (listener_start(&d->listeners[i], &d->worker, &cfg->listeners[i]) != 0)
+            return -1;
+    }
+    return 0;
+}
+
+static void worker_init(struct worker *w, uv_loop_t *loop, const struct config *cfg)
+{
+    memset(w, 0, sizeof(*w));
+    w->loop = loop;
+    w->cfg = cfg;
+    sock_factory_init(&w->sockets, cfg->mptcp);
+    w->dialer = (struct dialer){.loop = loop, .sockets = &w->sockets,
+                                .connect_timeout_ms = cfg->connect_timeout_ms};
+}
+
+int daemon_run(const struct config *cfg)
+{
+    struct daemon d;
+    uv_loop_t *loop = uv_default_loop();
+
+    log_threshold = cfg->log_level;
+    signal(SIGPIPE, SIG_IGN);
+    log_info("mpconv %s starting%s%s", MPCONV_VERSION, cfg->source[0] ? " with " : "",
+             cfg->source);
+    if (check_mptcp(cfg->mptcp) != 0)
+        return 1;
+    raise_fd_limit();
+
+    memset(&d, 0, sizeof(d));
+    worker_init(&d.worker, loop, cfg);
+    int status = start_listeners(&d, cfg) == 0 ? 0 : 1;
+    if (status == 0) {
+        uv_signal_init(loop, &d.sigint);
+        uv_signal_init(loop, &d.sigterm);
+        d.sigint.data = d.sigterm.data = &d;
+        uv_signal_start(&d.sigint, on_stop_signal, SIGINT);
+        uv_signal_start(&d.sigterm, on_stop_signal, SIGTERM);
+        uv_run(loop, UV_RUN_DEFAULT);
+    }
+    for (size_t i = 0; i < d.n_listeners; i++)
+        listener_close(&d.listeners[i]);
+    free(d.listeners);
+    bufpool_drain(&d.worker.pool);
+    return status;
+}

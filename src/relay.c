@@ -1,0 +1,210 @@
+/* The pump loop: read -> (filter) -> try_write, else queue the write and
+ * stop reading until it completes. */
+#include "mpconv/relay.h"
+
+#include <string.h>
+
+static void pump_read_on(struct pump *p);
+
+/* where: the stream whose read or write failed. */
+static void pump_fail(struct pump *p, int err, const uv_stream_t *where)
+{
+    struct relay *r = p->relay;
+    if (r->failed)
+        return;
+    r->failed = true;
+    pump_stop(&r->up);
+    pump_stop(&r->down);
+    r->events->failed(r, err, where == r->up.src);
+}
+
+static void release_buf(struct pump *p)
+{
+    if (p->buf && !p->writing) {
+        bufpool_put(p->relay->pool, p->buf);
+        p->buf = NULL;
+    }
+}
+
+static void on_shutdown(uv_shutdown_t *req, int status)
+{
+    struct pump *p = req->data;
+    struct relay *r = p->relay;
+    (void)status; /* a peer that already closed needs no FIN from us */
+    p->shut = true;
+    if (!r->failed && r->up.shut && r->down.shut)
+        r->events->finished(r);
+}
+
+static void pass_on_eof(struct pump *p)
+{
+    int err = uv_shutdown(&p->shutdown_req, p->dst, on_shutdown);
+    if (err != 0)
+        pump_fail(p, err, p->dst);
+}
+
+/* After the bytes of a message or a chunk are out: continue, end the
+ * message, or pass EOF on. */
+static void after_write(struct pump *p)
+{
+    if (p->message_ended) {
+        release_buf(p);
+        p->active = false;
+        p->relay->events->message_end(p->relay, p);
+    } else if (p->eof) {
+        release_buf(p);
+        pass_on_eof(p);
+    } else if (p->active) {
+        pump_read_on(p);
+    }
+}
+
+static void on_written(uv_write_t *req, int status)
+{
+    struct pump *p = req->data;
+    p->writing = false;
+    if (status < 0) {
+        release_buf(p);
+        pump_fail(p, status, p->dst);
+        return;
+    }
+    p->bytes += p->pending;
+    p->pending = 0;
+    release_buf(p);
+    if (!p->relay->failed)
+        after_write(p);
+}
+
+/* Writes buf[0..len) of p->buf; returns 0 or a libuv error. */
+static int forward(struct pump *p, const char *data, size_t len)
+{
+    uv_buf_t b = uv_buf_init((char *)data, (unsigned)len);
+    int n = uv_try_write(p->dst, &b, 1);
+    if (n == (int)len) {
+        p->bytes += len;
+        return 0;
+    }
+    if (n < 0 && n != UV_EAGAIN)
+        return n;
+    size_t done = n > 0 ? (size_t)n : 0;
+    p->bytes += done;
+    b = uv_buf_init((char *)data + done, (unsigned)(len - done));
+    p->pending = len - done;
+    int err = uv_write(&p->write_req, p->dst, &b, 1, on_written);
+    if (err == 0) {
+        p->writing = true;
+        uv_read_stop(p->src);
+    }
+    return err;
+}
+
+static void on_alloc(uv_handle_t *h, size_t suggested, uv_buf_t *out)
+{
+    struct pump *p = h->data;
+    (void)suggested;
+    if (!p->buf)
+        p->buf = bufpool_get(p->relay->pool);
+    *out = uv_buf_init(p->buf, p->buf ? BUFPOOL_CHUNK : 0);
+}
+
+static void on_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *b)
+{
+    struct pump *p = s->data;
+    (void)b;
+    if (nread == 0) { /* EAGAIN: give the buffer back while idle */
+        release_buf(p);
+        return;
+    }
+    if (nread < 0) {
+        release_buf(p);
+        uv_read_stop(s);
+        if (nread == UV_EOF) {
+            p->eof = true;
+            if (!p->writing)
+                pass_on_eof(p);
+        } else {
+            pump_fail(p, (int)nread, p->src);
+        }
+        return;
+    }
+    p->relay->last_active_ms = uv_now(s->loop);
+    size_t len = (size_t)nread;
+    if (p->filter) {
+        bool done = false;
+        ssize_t keep = p->filter(p, p->buf, len, &done);
+        if (keep < 0) {
+            pump_fail(p, UV_EPROTO, p->src);
+            return;
+        }
+        len = (size_t)keep;
+        if (done) {
+            p->message_ended = true;
+            uv_read_stop(s);
+        }
+    }
+    int err = len > 0 ? forward(p, p->buf, len) : 0;
+    if (err != 0) {
+        pump_fail(p, err, p->dst);
+        return;
+    }
+    if (!p->writing && p->message_ended)
+        after_write(p);
+}
+
+static void pump_read_on(struct pump *p)
+{
+    int err = uv_read_start(p->src, on_alloc, on_read);
+    if (err != 0)
+        pump_fail(p, err, p->src);
+}
+
+void relay_init(struct relay *r, struct bufpool *pool, const struct relay_events *events,
+                uv_stream_t *client, uv_stream_t *upstream)
+{
+    memset(r, 0, sizeof(*r));
+    r->pool = pool;
+    r->events = events;
+    r->up = (struct pump){.relay = r, .src = client, .dst = upstream};
+    r->down = (struct pump){.relay = r, .src = upstream, .dst = client};
+    r->up.write_req.data = r->up.shutdown_req.data = &r->up;
+    r->down.write_req.data = r->down.shutdown_req.data = &r->down;
+    r->last_active_ms = uv_now(client->loop);
+}
+
+int pump_start(struct pump *p, const char *initial, size_t len, bool whole_message)
+{
+    p->active = true;
+    p->message_ended = whole_message;
+    p->src->data = p;
+    if (len == 0 && whole_message) {
+        after_write(p);
+        return 0;
+    }
+    if (len == 0) {
+        pump_read_on(p);
+        return 0;
+    }
+    if (len > BUFPOOL_CHUNK)
+        return UV_E2BIG;
+    if (!p->buf && !(p->buf = bufpool_get(p->relay->pool)))
+        return UV_ENOMEM;
+    memmove(p->buf, initial, len);
+    int err = forward(p, p->buf, len);
+    if (err == 0 && !p->writing)
+        after_write(p);
+    return err;
+}
+
+void pump_stop(struct pump *p)
+{
+    p->active = false;
+    uv_read_stop(p->src);
+}
+
+void relay_release(struct relay *r)
+{
+    r->failed = true; /* callbacks of cancelled writes must not report */
+    r->up.writing = r->down.writing = false; /* closing the streams cancels pending writes */
+    release_buf(&r->up);
+    release_buf(&r->down);
+}

@@ -1,0 +1,428 @@
+/* Session lifecycle: accept, handshake reads, dial, tunnel, one close path
+ * and one summary line. */
+#include "mpconv/session.h"
+
+#include <inttypes.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "mpconv/errmap.h"
+#include "mpconv/log.h"
+#include "mpconv/proto_socks5.h"
+
+#define container_of(ptr, type, member) ((type *)((char *)(ptr) - offsetof(type, member)))
+
+#define SOCKS5_HANDSHAKE_MAX 1536 /* greeting + auth + request with a 255-byte name */
+#define LINGER_MS 2000           /* how long to drain a client after an error answer */
+
+struct reply_req {
+    uv_write_t req;
+    struct session *session;
+    bool close_after;
+    const char *reason;
+    char data[];
+};
+
+static void maybe_free(struct session *s)
+{
+    if (--s->open_handles > 0)
+        return;
+    s->worker->active_sessions--;
+    free(s);
+}
+
+static void on_client_closed(uv_handle_t *h)
+{
+    maybe_free(container_of(h, struct session, client));
+}
+
+static void on_timer_closed(uv_handle_t *h)
+{
+    maybe_free(container_of(h, struct session, timer));
+}
+
+static void on_upstream_closed(uv_handle_t *h)
+{
+    maybe_free(h->data);
+}
+
+static void close_upstream(struct session *s)
+{
+    if (!s->upstream)
+        return;
+    s->upstream->data = s;
+    dial_close_conn(s->upstream, on_upstream_closed);
+    s->upstream = NULL;
+}
+
+static void add_relay_bytes(struct session *s)
+{
+    if (!s->relay_started)
+        return;
+    s->bytes_up += s->relay.up.bytes;
+    s->bytes_down += s->relay.down.bytes;
+    relay_release(&s->relay);
+    s->relay_started = false;
+}
+
+static void update_subflows(struct session *s)
+{
+    int fd;
+    if (s->upstream && s->mptcp == MPTCP_STATE_YES &&
+        uv_fileno((uv_handle_t *)s->upstream, &fd) == 0) {
+        unsigned now = sock_mptcp_subflows(fd);
+        if (now > s->subflows)
+            s->subflows = now;
+    }
+}
+
+static void log_summary(const struct session *s)
+{
+    char target[TARGET_HOST_MAX + 16] = "-";
+    char subflows[12] = "?";
+    if (s->have_target)
+        target_format(&s->target, target, sizeof(target));
+    if (s->subflows > 0)
+        snprintf(subflows, sizeof(subflows), "%u", s->subflows);
+    log_info("session end id=%" PRIu64 " client=%s via=%s target=%s up=%" PRIu64
+             " down=%" PRIu64 " ms=%" PRIu64 " mptcp=%s subflows=%s requests=%" PRIu64
+             " reason=%s",
+             s->id, s->client_addr, s->front->name, target, s->bytes_up, s->bytes_down,
+             uv_now(s->worker->loop) - s->start_ms,
+             s->connected ? mptcp_state_name(s->mptcp) : "-", s->connected ? subflows : "-",
+             s->requests, s->close_reason);
+}
+
+void session_close(struct session *s, const char *reason)
+{
+    if (s->state == SESSION_CLOSING)
+        return;
+    s->state = SESSION_CLOSING;
+    s->close_reason = reason;
+    if (s->dial) {
+        dial_cancel(s->dial);
+        s->dial = NULL;
+    }
+    update_subflows(s);
+    add_relay_bytes(s);
+    log_summary(s);
+    if (s->front->release)
+        s->front->release(s);
+    free(s->hs);
+    s->hs = NULL;
+    uv_close((uv_handle_t *)&s->timer, on_timer_closed);
+    if (s->reset_client)
+        uv_tcp_close_reset(&s->client, on_client_closed);
+    else
+        uv_close((uv_handle_t *)&s->client, on_client_closed);
+    close_upstream(s);
+}
+
+/* --- handshake reads --- */
+
+static void on_hs_alloc(uv_handle_t *h, size_t suggested, uv_buf_t *out)
+{
+    struct session *s = h->data;
+    (void)suggested;
+    if (!s->hs)
+        s->hs = malloc(s->hs_cap);
+    if (!s->hs) {
+        *out = uv_buf_init(NULL, 0);
+        return;
+    }
+    *out = uv_buf_init(s->hs + s->hs_len, (unsigned)(s->hs_cap - s->hs_len));
+}
+
+static void on_hs_read(uv_stream_t *stream, ssize_t nread, const uv_buf_t *buf)
+{
+    struct session *s = stream->data;
+    (void)buf;
+    if (nread == 0)
+        return;
+    if (nread < 0) {
+        bool between_requests = nread == UV_EOF && s->hs_len == 0 && s->requests > 0;
+        session_close(s, between_requests ? "eof"
+                         : nread == UV_EOF ? "client-eof-in-handshake"
+                         : nread == UV_ENOBUFS ? "handshake-too-large"
+                                               : "client-error-in-handshake");
+        return;
+    }
+    s->hs_len += (size_t)nread;
+    s->front->on_data(s);
+}
+
+void session_read_client(struct session *s)
+{
+    s->client.data = s;
+    int err = uv_read_start((uv_stream_t *)&s->client, on_hs_alloc, on_hs_read);
+    if (err != 0)
+        session_close(s, "client-error");
+}
+
+void session_consume(struct session *s, size_t n)
+{
+    memmove(s->hs, s->hs + n, s->hs_len - n);
+    s->hs_len -= n;
+}
+
+/* --- replies and lingering close --- */
+
+static void on_linger_read(uv_stream_t *stream, ssize_t nread, const uv_buf_t *buf)
+{
+    struct session *s = stream->data;
+    (void)buf;
+    if (nread < 0)
+        session_close(s, s->close_reason);
+}
+
+static void on_linger_timeout(uv_timer_t *t)
+{
+    struct session *s = t->data;
+    session_close(s, s->close_reason);
+}
+
+static void on_linger_shutdown(uv_shutdown_t *req, int status)
+{
+    struct session *s = req->data;
+    free(req);
+    if (status != 0 || s->state == SESSION_CLOSING) {
+        session_close(s, s->close_reason);
+        return;
+    }
+    s->hs_len = 0; /* discard whatever the client still sends */
+    uv_read_start((uv_stream_t *)&s->client, on_hs_alloc, on_linger_read);
+}
+
+/* Closing a socket with unread input sends RST, which can destroy the answer
+ * in flight; so send FIN and drain for a bounded time first (as nginx does). */
+void session_close_gracefully(struct session *s, const char *reason)
+{
+    uv_shutdown_t *req = malloc(sizeof(*req));
+    s->close_reason = reason;
+    s->client.data = s;
+    uv_read_stop((uv_stream_t *)&s->client);
+    if (!req || uv_shutdown(req, (uv_stream_t *)&s->client, on_linger_shutdown) != 0) {
+        free(req);
+        session_close(s, reason);
+        return;
+    }
+    req->data = s;
+    s->timer.data = s;
+    uv_timer_start(&s->timer, on_linger_timeout, LINGER_MS, 0);
+}
+
+static void on_reply_written(uv_write_t *req, int status)
+{
+    struct reply_req *r = (struct reply_req *)req;
+    struct session *s = r->session;
+    if (s->state != SESSION_CLOSING) {
+        if (status < 0)
+            session_close(s, "client-error");
+        else if (r->close_after)
+            session_close_gracefully(s, r->reason);
+    }
+    free(r);
+}
+
+void session_reply(struct session *s, const void *data, size_t len, bool close_after,
+                   const char *reason)
+{
+    struct reply_req *r = malloc(sizeof(*r) + len);
+    if (!r) {
+        session_close(s, "out-of-memory");
+        return;
+    }
+    r->session = s;
+    r->close_after = close_after;
+    r->reason = reason;
+    memcpy(r->data, data, len);
+    if (close_after)
+        uv_read_stop((uv_stream_t *)&s->client);
+    uv_buf_t b = uv_buf_init(r->data, (unsigned)len);
+    if (uv_write(&r->req, (uv_stream_t *)&s->client, &b, 1, on_reply_written) != 0) {
+        free(r);
+        session_close(s, "client-error");
+    }
+}
+
+/* --- dial --- */
+
+static void on_dialed(void *owner, int status, uv_tcp_t *conn, bool is_mptcp)
+{
+    struct session *s = owner;
+    s->dial = NULL;
+    if (status == 0) {
+        int fd = -1;
+        s->upstream = conn;
+        conn->data = s;
+        s->open_handles++;
+        s->connected = true;
+        s->upstream_is_mptcp_socket = is_mptcp;
+        uv_fileno((uv_handle_t *)conn, &fd);
+        s->mptcp = sock_mptcp_state(fd, is_mptcp, &s->subflows);
+    } else {
+        char target[TARGET_HOST_MAX + 16];
+        target_format(&s->target, target, sizeof(target));
+        log_debug("session %" PRIu64 ": connect to %s failed: %s", s->id, target,
+                  uv_strerror(status));
+    }
+    s->front->on_dialed(s, status);
+}
+
+void session_dial(struct session *s)
+{
+    s->state = SESSION_DIALING;
+    s->have_target = true;
+    uv_read_stop((uv_stream_t *)&s->client);
+    s->dial = dial_start(&s->worker->dialer, &s->target, on_dialed, s);
+    if (!s->dial)
+        s->front->on_dialed(s, UV_ENOMEM);
+}
+
+/* --- tunnel --- */
+
+static void on_timer(uv_timer_t *t)
+{
+    struct session *s = t->data;
+    if (s->state != SESSION_RELAYING) {
+        session_close(s, "handshake-timeout");
+        return;
+    }
+    uint64_t idle_ms = s->worker->cfg->idle_timeout_ms;
+    uint64_t quiet = uv_now(t->loop) - s->relay.last_active_ms;
+    if (quiet >= idle_ms)
+        session_close(s, "idle-timeout");
+    else
+        uv_timer_start(t, on_timer, idle_ms - quiet, 0);
+}
+
+static void on_relay_finished(struct relay *r)
+{
+    session_close(container_of(r, struct session, relay), "eof");
+}
+
+static void on_relay_failed(struct relay *r, int err, bool client_side)
+{
+    struct session *s = container_of(r, struct session, relay);
+    /* Pass an abort on as an abort, so neither end mistakes a cut-off
+     * transfer for a complete one. */
+    s->reset_client = !client_side;
+    if (err == UV_EPROTO)
+        session_close(s, client_side ? "client-protocol-error" : "upstream-protocol-error");
+    else
+        session_close(s, client_side ? "client-reset" : "upstream-reset");
+}
+
+static void on_relay_message_end(struct relay *r, struct pump *p)
+{
+    struct session *s = container_of(r, struct session, relay);
+    s->front->on_message_end(s, p);
+}
+
+static const struct relay_events relay_events = {
+    .finished = on_relay_finished,
+    .failed = on_relay_failed,
+    .message_end = on_relay_message_end,
+};
+
+void session_begin_relay(struct session *s)
+{
+    s->state = SESSION_RELAYING;
+    relay_init(&s->relay, &s->worker->pool, &relay_events, (uv_stream_t *)&s->client,
+               (uv_stream_t *)s->upstream);
+    s->relay_started = true;
+    s->timer.data = s;
+    uv_timer_start(&s->timer, on_timer, s->worker->cfg->idle_timeout_ms, 0);
+}
+
+void session_start_tunnel(struct session *s, const char *early, size_t early_len)
+{
+    session_begin_relay(s);
+    int err = pump_start(&s->relay.up, early, early_len, false);
+    if (err == 0 && s->state == SESSION_RELAYING)
+        err = pump_start(&s->relay.down, NULL, 0, false);
+    if (err != 0 && s->state == SESSION_RELAYING)
+        session_close(s, "relay-error");
+}
+
+void session_reset_for_next_request(struct session *s)
+{
+    add_relay_bytes(s);
+    update_subflows(s);
+    close_upstream(s);
+    s->state = SESSION_HANDSHAKE;
+    s->timer.data = s;
+    uv_timer_start(&s->timer, on_timer, s->worker->cfg->handshake_timeout_ms, 0);
+    session_read_client(s);
+    if (s->hs_len > 0 && s->state == SESSION_HANDSHAKE)
+        s->front->on_data(s);
+}
+
+/* --- auth --- */
+
+bool session_needs_auth(const struct session *s)
+{
+    return s->listener->n_users > 0;
+}
+
+bool session_check_user(const struct session *s, const char *user, size_t user_len,
+                        const char *pass, size_t pass_len)
+{
+    bool ok = false;
+    /* Check every entry, so timing does not reveal which user exists. */
+    for (size_t i = 0; i < s->listener->n_users; i++) {
+        const struct user_cred *u = &s->listener->users[i];
+        bool match = s5_credentials_equal(user, user_len, u->name, strlen(u->name));
+        match &= s5_credentials_equal(pass, pass_len, u->pass, strlen(u->pass));
+        ok |= match;
+    }
+    return ok;
+}
+
+/* --- accept --- */
+
+static void describe_peer(struct session *s)
+{
+    struct sockaddr_storage ss;
+    int len = sizeof(ss);
+    if (uv_tcp_getpeername(&s->client, (struct sockaddr *)&ss, &len) == 0)
+        sockaddr_format((struct sockaddr *)&ss, s->client_addr, sizeof(s->client_addr));
+    else
+        snprintf(s->client_addr, sizeof(s->client_addr), "?");
+}
+
+void session_accept(struct worker *w, const struct listener_cfg *l, const struct front_ops *front,
+                    uv_stream_t *server)
+{
+    struct session *s = calloc(1, sizeof(*s));
+    if (!s) {
+        log_error("out of memory accepting a client");
+        return;
+    }
+    s->worker = w;
+    s->listener = l;
+    s->front = front;
+    s->id = ++w->next_session_id;
+    s->start_ms = uv_now(w->loop);
+    s->state = SESSION_HANDSHAKE;
+    s->hs_cap = front == &front_socks5 ? SOCKS5_HANDSHAKE_MAX : w->cfg->max_header_bytes;
+    s->close_reason = "?";
+    w->active_sessions++;
+
+    uv_tcp_init(w->loop, &s->client);
+    uv_timer_init(w->loop, &s->timer);
+    s->open_handles = 2;
+    s->client.data = s->timer.data = s;
+    if (uv_accept(server, (uv_stream_t *)&s->client) != 0) {
+        s->state = SESSION_CLOSING;
+        uv_close((uv_handle_t *)&s->timer, on_timer_closed);
+        uv_close((uv_handle_t *)&s->client, on_client_closed);
+        return;
+    }
+    uv_tcp_nodelay(&s->client, 1);
+    describe_peer(s);
+    uv_timer_start(&s->timer, on_timer, w->cfg->handshake_timeout_ms, 0);
+    session_read_client(s);
+}
