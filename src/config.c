@@ -1,0 +1,695 @@
+/* Daemon configuration. One table declares every key: its type, bounds,
+ * default and where it lands. The same table applies the defaults, reads the
+ * INI file, takes command-line overrides and prints the dump. */
+#include "mpconv/config.h"
+
+#include <errno.h>
+#include <ini.h>
+#include <stdarg.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define ARRAY_LEN(a) (sizeof(a) / sizeof((a)[0]))
+#define MS_PER_SECOND 1000u
+#define WHY_MAX 512
+#define SYNTAX_ERROR "syntax error (expected [section] or key = value)"
+
+enum key_type {
+    KEY_LISTEN,   /* listener URL, repeatable */
+    KEY_UPSTREAM, /* upstream URL */
+    KEY_CHOICE,   /* one of choices[], stored as its index in an enum */
+    KEY_SECONDS,  /* decimal seconds, stored as uint32_t ms; min/max in ms */
+    KEY_UINT,     /* uint32_t within min..max */
+    KEY_PATH,     /* char[1024]; relative paths in a file are relative to the file */
+};
+
+struct key_def {
+    const char *section;
+    const char *name;
+    enum key_type type;
+    const char *default_value; /* parsed by config_init like a file value; NULL for none */
+    size_t offset;             /* the field in struct config */
+    uint32_t min, max;
+    const char *const *choices; /* NULL-terminated */
+};
+
+static const char *const mptcp_names[] = {"auto", "on", "off", NULL};
+static const char *const log_level_names[] = {"error", "warn", "info", "debug", NULL};
+static const char *const listener_kind_names[] = {"socks5", "http", "mixed", NULL};
+
+/* KEY_CHOICE fields are written as int, the signed twin of the enum's type. */
+_Static_assert(sizeof(enum mptcp_mode) == sizeof(int) && sizeof(enum log_level) == sizeof(int),
+               "choice fields must be int-sized enums");
+
+#define FIELD(f) offsetof(struct config, f)
+#define TIMEOUT_MIN_MS 100u
+#define TIMEOUT_MAX_MS (86400u * MS_PER_SECOND)
+
+static const struct key_def keys[] = {
+    {"mpconv", "listen", KEY_LISTEN, NULL, FIELD(listeners), 0, 0, NULL},
+    {"mpconv", "upstream", KEY_UPSTREAM, "direct", FIELD(upstream_url), 0, 0, NULL},
+    {"mpconv", "mptcp", KEY_CHOICE, "auto", FIELD(mptcp), 0, 0, mptcp_names},
+    {"mpconv", "log_level", KEY_CHOICE, "info", FIELD(log_level), 0, 0, log_level_names},
+    {"timeouts", "connect", KEY_SECONDS, "10", FIELD(connect_timeout_ms), TIMEOUT_MIN_MS, TIMEOUT_MAX_MS, NULL},
+    {"timeouts", "handshake", KEY_SECONDS, "10", FIELD(handshake_timeout_ms), TIMEOUT_MIN_MS, TIMEOUT_MAX_MS,
+     NULL},
+    {"timeouts", "idle", KEY_SECONDS, "300", FIELD(idle_timeout_ms), TIMEOUT_MIN_MS, TIMEOUT_MAX_MS, NULL},
+    {"http", "max_header_bytes", KEY_UINT, "16384", FIELD(max_header_bytes), 1024, 65536, NULL},
+    {"auth", "users_file", KEY_PATH, "", FIELD(users_file), 0, 0, NULL},
+};
+
+/* Used by config_finalize when neither the file nor the command line names one. */
+static const char *const default_listeners[] = {"socks5://127.0.0.1:1080", "http://127.0.0.1:8080"};
+
+/* Where a value comes from: CLI listeners replace the file's, and relative
+ * paths in a file are resolved against the file's directory. */
+struct origin {
+    bool cli;
+    const char *file; /* NULL for built-in defaults and the command line */
+};
+
+static int fail(char *err, size_t cap, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+
+static int fail(char *err, size_t cap, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(err, cap, fmt, ap);
+    va_end(ap);
+    return -1;
+}
+
+static void *field_of(struct config *c, const struct key_def *k)
+{
+    return (char *)c + k->offset;
+}
+
+static const void *const_field_of(const struct config *c, const struct key_def *k)
+{
+    return (const char *)c + k->offset;
+}
+
+static const struct key_def *find_key(const char *section, size_t section_len, const char *name)
+{
+    for (size_t i = 0; i < ARRAY_LEN(keys); i++)
+        if (strlen(keys[i].section) == section_len && memcmp(keys[i].section, section, section_len) == 0 &&
+            strcmp(keys[i].name, name) == 0)
+            return &keys[i];
+    return NULL;
+}
+
+static bool section_known(const char *section, size_t len)
+{
+    for (size_t i = 0; i < ARRAY_LEN(keys); i++)
+        if (strlen(keys[i].section) == len && memcmp(keys[i].section, section, len) == 0)
+            return true;
+    return false;
+}
+
+/* "error, warn, info or debug" */
+static void join_choices(const char *const *choices, char *out, size_t cap)
+{
+    size_t n = 0, len = 0;
+    while (choices[n])
+        n++;
+    out[0] = '\0';
+    for (size_t i = 0; i < n && len < cap; i++) {
+        const char *sep = i == 0 ? "" : i + 1 == n ? " or " : ", ";
+        len += (size_t)snprintf(out + len, cap - len, "%s%s", sep, choices[i]);
+    }
+}
+
+/* Seconds as written in the file: "10", "0.5", at most millisecond precision. */
+static void format_seconds(uint32_t ms, char *out, size_t cap)
+{
+    if (ms % MS_PER_SECOND == 0) {
+        snprintf(out, cap, "%u", ms / MS_PER_SECOND);
+        return;
+    }
+    int n = snprintf(out, cap, "%u.%03u", ms / MS_PER_SECOND, ms % MS_PER_SECOND);
+    while (n > 0 && (size_t)n < cap && out[n - 1] == '0')
+        out[--n] = '\0';
+}
+
+static bool is_digit(char c)
+{
+    return c >= '0' && c <= '9';
+}
+
+/* "N" or "N.D", D at most 3 digits. No strtod: it is locale-dependent and
+ * takes "inf", "1e3" and hex. */
+static int parse_seconds(const char *s, uint32_t *ms)
+{
+    uint64_t whole = 0, frac = 0;
+    unsigned frac_digits = 0;
+
+    if (!is_digit(*s))
+        return -1;
+    for (; is_digit(*s); s++) {
+        whole = whole * 10 + (uint64_t)(*s - '0');
+        if (whole > UINT32_MAX)
+            return -1;
+    }
+    if (*s == '.') {
+        if (!is_digit(*++s))
+            return -1;
+        for (; is_digit(*s); s++, frac_digits++) {
+            if (frac_digits == 3)
+                return -1;
+            frac = frac * 10 + (uint64_t)(*s - '0');
+        }
+    }
+    if (*s != '\0')
+        return -1;
+    for (; frac_digits < 3; frac_digits++)
+        frac *= 10;
+    uint64_t total = whole * MS_PER_SECOND + frac;
+    if (total > UINT32_MAX)
+        return -1;
+    *ms = (uint32_t)total;
+    return 0;
+}
+
+static int parse_uint(const char *s, uint32_t *out)
+{
+    uint64_t v = 0;
+    if (!is_digit(*s))
+        return -1;
+    for (; is_digit(*s); s++) {
+        v = v * 10 + (uint64_t)(*s - '0');
+        if (v > UINT32_MAX)
+            return -1;
+    }
+    if (*s != '\0')
+        return -1;
+    *out = (uint32_t)v;
+    return 0;
+}
+
+static int set_choice(struct config *c, const struct key_def *k, const char *value, char *why, size_t cap)
+{
+    for (int i = 0; k->choices[i]; i++) {
+        if (strcmp(k->choices[i], value) == 0) {
+            *(int *)field_of(c, k) = i;
+            return 0;
+        }
+    }
+    char list[128];
+    join_choices(k->choices, list, sizeof(list));
+    return fail(why, cap, "expected %s, got '%s'", list, value);
+}
+
+static int set_seconds(struct config *c, const struct key_def *k, const char *value, char *why, size_t cap)
+{
+    uint32_t ms;
+    if (parse_seconds(value, &ms) != 0 || ms < k->min || ms > k->max) {
+        char lo[32], hi[32];
+        format_seconds(k->min, lo, sizeof(lo));
+        format_seconds(k->max, hi, sizeof(hi));
+        return fail(why, cap, "expected seconds from %s to %s (at most 3 decimals), got '%s'", lo, hi, value);
+    }
+    *(uint32_t *)field_of(c, k) = ms;
+    return 0;
+}
+
+static int set_uint(struct config *c, const struct key_def *k, const char *value, char *why, size_t cap)
+{
+    uint32_t v;
+    if (parse_uint(value, &v) != 0 || v < k->min || v > k->max)
+        return fail(why, cap, "expected an integer from %u to %u, got '%s'", k->min, k->max, value);
+    *(uint32_t *)field_of(c, k) = v;
+    return 0;
+}
+
+static int set_path(struct config *c, const struct key_def *k, const char *value, const struct origin *o,
+                    char *why, size_t cap)
+{
+    char *path = field_of(c, k);
+    size_t dir_len = 0;
+
+    if (value[0] != '\0' && value[0] != '/' && o->file) {
+        const char *slash = strrchr(o->file, '/');
+        dir_len = slash ? (size_t)(slash - o->file) + 1 : 0;
+    }
+    int n = snprintf(path, sizeof(c->users_file), "%.*s%s", (int)dir_len, dir_len ? o->file : "", value);
+    if (n < 0 || (size_t)n >= sizeof(c->users_file)) {
+        path[0] = '\0';
+        return fail(why, cap, "path too long (max %zu bytes)", sizeof(c->users_file) - 1);
+    }
+    return 0;
+}
+
+static int set_upstream(struct config *c, const char *value, char *why, size_t cap)
+{
+    struct proxy_url u;
+    if (url_parse(value, &u, why, cap) != 0)
+        return -1;
+    if (strcmp(u.scheme, "direct") != 0 || u.has_host)
+        return fail(why, cap, "unsupported upstream '%s' (only 'direct' for now)", u.scheme);
+    c->upstream = UPSTREAM_DIRECT;
+    c->upstream_url = u;
+    return 0;
+}
+
+static void free_listeners(struct config *c)
+{
+    for (size_t i = 0; i < c->n_listeners; i++)
+        free(c->listeners[i].users);
+    free(c->listeners);
+    c->listeners = NULL;
+    c->n_listeners = 0;
+}
+
+static int parse_listener(const char *value, struct listener_cfg *l, char *why, size_t cap)
+{
+    memset(l, 0, sizeof(*l));
+    if (url_parse(value, &l->url, why, cap) != 0)
+        return -1;
+
+    size_t kind = 0;
+    while (listener_kind_names[kind] && strcmp(listener_kind_names[kind], l->url.scheme) != 0)
+        kind++;
+    if (!listener_kind_names[kind])
+        return fail(why, cap, "unknown scheme '%s' (expected socks5, http or mixed)", l->url.scheme);
+    l->kind = (enum listener_kind)kind;
+    if (!l->url.has_host)
+        return fail(why, cap, "expected %s://[USER:PASS@]HOST:PORT", l->url.scheme);
+    if (l->url.path[0])
+        return fail(why, cap, "a %s listener takes no path", l->url.scheme);
+    if (l->url.n_params > 0) /* none are defined for listeners yet */
+        return fail(why, cap, "unknown parameter '%s'", l->url.params[0].key);
+    return 0;
+}
+
+static int add_listener(struct config *c, const char *value, const struct origin *o, char *why, size_t cap)
+{
+    struct listener_cfg l;
+    if (parse_listener(value, &l, why, cap) != 0)
+        return -1;
+    if (o->cli && !c->cli_listeners) {
+        free_listeners(c);
+        c->cli_listeners = true;
+    } else if (!o->cli && c->cli_listeners) {
+        return 0; /* the command line's listeners win over the file's */
+    }
+
+    struct listener_cfg *grown = realloc(c->listeners, (c->n_listeners + 1) * sizeof(*grown));
+    if (!grown)
+        return fail(why, cap, "out of memory");
+    c->listeners = grown;
+    c->listeners[c->n_listeners++] = l;
+    return 0;
+}
+
+/* Sets one key; on failure writes what is wrong (without the key) into why. */
+static int set_value(struct config *c, const struct key_def *k, const char *value, const struct origin *o,
+                     char *why, size_t cap)
+{
+    switch (k->type) {
+    case KEY_LISTEN:
+        return add_listener(c, value, o, why, cap);
+    case KEY_UPSTREAM:
+        return set_upstream(c, value, why, cap);
+    case KEY_CHOICE:
+        return set_choice(c, k, value, why, cap);
+    case KEY_SECONDS:
+        return set_seconds(c, k, value, why, cap);
+    case KEY_UINT:
+        return set_uint(c, k, value, why, cap);
+    case KEY_PATH:
+        return set_path(c, k, value, o, why, cap);
+    }
+    return fail(why, cap, "unhandled key type");
+}
+
+void config_init(struct config *c)
+{
+    static const struct origin builtin = {false, NULL};
+    char why[WHY_MAX];
+
+    memset(c, 0, sizeof(*c));
+    /* The defaults cannot fail; test_config checks the values they give. */
+    for (size_t i = 0; i < ARRAY_LEN(keys); i++)
+        if (keys[i].default_value)
+            (void)set_value(c, &keys[i], keys[i].default_value, &builtin, why, sizeof(why));
+}
+
+/* ---- INI file ---- */
+
+struct file_load {
+    struct config *c;
+    const char *path;
+    FILE *f;
+    char *line; /* getline buffer */
+    size_t line_cap;
+    unsigned lineno;
+    int read_errno;
+    unsigned set_on_line[ARRAY_LEN(keys)]; /* for duplicate keys */
+    unsigned err_line;                     /* 0 until the first error */
+    char *err;
+    size_t err_cap;
+};
+
+/* Records the first error as "FILE:LINE: [KEY: ]WHY". */
+static void file_error(struct file_load *ld, const char *key, const char *why)
+{
+    if (ld->err_line)
+        return;
+    ld->err_line = ld->lineno;
+    if (key)
+        snprintf(ld->err, ld->err_cap, "%s:%u: %s: %s", ld->path, ld->lineno, key, why);
+    else
+        snprintf(ld->err, ld->err_cap, "%s:%u: %s", ld->path, ld->lineno, why);
+}
+
+/* inih has no line numbers for its handler (v55 without INI_HANDLER_LINENO),
+ * so this reader hands it one line at a time and counts. It also rejects lines
+ * that would not fit inih's buffer (inih would silently split them), unknown
+ * section headers (inih never reports empty sections), and drops leading
+ * blanks so an indented line is never taken as a multi-line continuation. */
+static char *read_ini_line(char *buf, int size, void *stream)
+{
+    struct file_load *ld = stream;
+    if (ld->err_line)
+        return NULL; /* stop at the first error */
+
+    ssize_t n = getline(&ld->line, &ld->line_cap, ld->f);
+    if (n < 0) {
+        ld->read_errno = ferror(ld->f) ? errno : 0;
+        return NULL;
+    }
+    ld->lineno++;
+    size_t len = (size_t)n;
+    if (memchr(ld->line, '\0', len)) {
+        file_error(ld, NULL, "NUL byte in line");
+        return NULL;
+    }
+    while (len > 0 && (ld->line[len - 1] == '\n' || ld->line[len - 1] == '\r'))
+        ld->line[--len] = '\0';
+    const char *p = ld->line + strspn(ld->line, " \t");
+    len -= (size_t)(p - ld->line);
+
+    if (len + 2 > (size_t)size) { /* inih also wants room for '\n' and NUL */
+        char why[64];
+        snprintf(why, sizeof(why), "line too long (max %d bytes)", size - 2);
+        file_error(ld, NULL, why);
+        return NULL;
+    }
+    const char *close = p[0] == '[' ? strchr(p, ']') : NULL;
+    if (close && !section_known(p + 1, (size_t)(close - p - 1))) {
+        char why[WHY_MAX];
+        snprintf(why, sizeof(why), "unknown section [%.*s]", (int)(close - p - 1), p + 1);
+        file_error(ld, NULL, why);
+        return NULL;
+    }
+    memcpy(buf, p, len + 1);
+    return buf;
+}
+
+/* Says where a misplaced key belongs, if it exists in another section. */
+static void describe_unknown_key(const char *section, const char *name, char *why, size_t cap)
+{
+    const char *home = NULL;
+    for (size_t i = 0; i < ARRAY_LEN(keys) && !home; i++)
+        if (strcmp(keys[i].name, name) == 0)
+            home = keys[i].section;
+
+    int n = section[0] ? snprintf(why, cap, "unknown key in [%s]", section)
+                       : snprintf(why, cap, "key outside any section");
+    if (home && n >= 0 && (size_t)n < cap)
+        snprintf(why + n, cap - (size_t)n, " (it belongs in [%s])", home);
+}
+
+static int on_ini_value(void *user, const char *section, const char *name, const char *value)
+{
+    struct file_load *ld = user;
+    char why[WHY_MAX];
+    if (name[0] == '\0') { /* "= value" */
+        file_error(ld, NULL, SYNTAX_ERROR);
+        return 0;
+    }
+    const struct key_def *k = find_key(section, strlen(section), name);
+    if (!k) {
+        describe_unknown_key(section, name, why, sizeof(why));
+        file_error(ld, name, why);
+        return 0;
+    }
+    unsigned *first = &ld->set_on_line[k - keys];
+    if (k->type != KEY_LISTEN && *first) {
+        snprintf(why, sizeof(why), "duplicate key (first set on line %u)", *first);
+        file_error(ld, name, why);
+        return 0;
+    }
+    *first = ld->lineno;
+
+    const struct origin from_file = {false, ld->path};
+    if (set_value(ld->c, k, value, &from_file, why, sizeof(why)) != 0) {
+        file_error(ld, name, why);
+        return 0;
+    }
+    return 1;
+}
+
+int config_load_file(struct config *c, const char *path, char *err, size_t err_cap)
+{
+    if (strlen(path) >= sizeof(c->source))
+        return fail(err, err_cap, "%s: path too long", path);
+    FILE *f = fopen(path, "r");
+    if (!f)
+        return fail(err, err_cap, "%s: cannot open: %s", path, strerror(errno));
+
+    struct file_load ld = {.c = c, .path = path, .f = f, .err = err, .err_cap = err_cap};
+    int r = ini_parse_stream(read_ini_line, &ld, on_ini_value, &ld);
+    fclose(f);
+    free(ld.line);
+
+    /* inih keeps going after a syntax error; report whichever came first. */
+    if (r > 0 && (ld.err_line == 0 || (unsigned)r < ld.err_line))
+        return fail(err, err_cap, "%s:%d: %s", path, r, SYNTAX_ERROR);
+    if (ld.err_line)
+        return -1;
+    if (r < 0)
+        return fail(err, err_cap, "%s: out of memory", path);
+    if (ld.read_errno)
+        return fail(err, err_cap, "%s: cannot read: %s", path, strerror(ld.read_errno));
+    snprintf(c->source, sizeof(c->source), "%s", path);
+    return 0;
+}
+
+/* ---- command line ---- */
+
+int config_set(struct config *c, const char *key, const char *value, char *err, size_t err_cap)
+{
+    const char *dot = strchr(key, '.');
+    const struct key_def *k = dot ? find_key(key, (size_t)(dot - key), dot + 1) : NULL;
+    if (!k)
+        return fail(err, err_cap, "%s: unknown key (expected SECTION.KEY, e.g. timeouts.idle)", key);
+
+    const struct origin from_cli = {true, NULL};
+    char why[WHY_MAX];
+    if (set_value(c, k, value, &from_cli, why, sizeof(why)) != 0)
+        return fail(err, err_cap, "%s: %s", key, why);
+    return 0;
+}
+
+int config_add_listener_url(struct config *c, const char *url, char *err, size_t err_cap)
+{
+    return config_set(c, "mpconv.listen", url, err, err_cap);
+}
+
+/* ---- users file and finalize ---- */
+
+struct file_user {
+    struct user_cred cred;
+    unsigned line;
+};
+
+struct user_list {
+    struct file_user *v;
+    size_t n;
+};
+
+static const struct file_user *find_user(const struct user_list *users, const char *name)
+{
+    for (size_t i = 0; i < users->n; i++)
+        if (strcmp(users->v[i].cred.name, name) == 0)
+            return &users->v[i];
+    return NULL;
+}
+
+static bool blank_or_comment(const char *line)
+{
+    line += strspn(line, " \t");
+    return *line == '\0' || *line == '#';
+}
+
+/* One "user:password" line; the password may contain ':'. */
+static int add_user_line(struct user_list *users, const char *line, const char *path, unsigned lineno,
+                         char *err, size_t cap)
+{
+    const char *colon = strchr(line, ':');
+    if (!colon || colon == line)
+        return fail(err, cap, "%s:%u: bad entry (expected user:password)", path, lineno);
+    size_t name_len = (size_t)(colon - line), pass_len = strlen(colon + 1);
+    if (name_len > URL_CRED_MAX || pass_len > URL_CRED_MAX)
+        return fail(err, cap, "%s:%u: bad entry (user and password are at most %d bytes)", path, lineno,
+                    URL_CRED_MAX);
+
+    struct file_user u = {.line = lineno};
+    memcpy(u.cred.name, line, name_len);
+    memcpy(u.cred.pass, colon + 1, pass_len);
+    const struct file_user *dup = find_user(users, u.cred.name);
+    if (dup)
+        return fail(err, cap, "%s:%u: duplicate user '%s' (first on line %u)", path, lineno, u.cred.name,
+                    dup->line);
+
+    struct file_user *grown = realloc(users->v, (users->n + 1) * sizeof(*grown));
+    if (!grown)
+        return fail(err, cap, "%s: out of memory", path);
+    users->v = grown;
+    users->v[users->n++] = u;
+    return 0;
+}
+
+static int load_users(const char *path, struct user_list *users, char *err, size_t cap)
+{
+    FILE *f = fopen(path, "r");
+    if (!f)
+        return fail(err, cap, "%s: cannot open users file: %s", path, strerror(errno));
+
+    char *line = NULL;
+    size_t line_cap = 0;
+    unsigned lineno = 0;
+    ssize_t n;
+    int rc = 0;
+    while (rc == 0 && (n = getline(&line, &line_cap, f)) >= 0) {
+        lineno++;
+        size_t len = (size_t)n;
+        while (len > 0 && (line[len - 1] == '\n' || line[len - 1] == '\r'))
+            line[--len] = '\0';
+        if (memchr(line, '\0', len))
+            rc = fail(err, cap, "%s:%u: bad entry (expected user:password)", path, lineno);
+        else if (!blank_or_comment(line))
+            rc = add_user_line(users, line, path, lineno, err, cap);
+    }
+    if (rc == 0 && ferror(f))
+        rc = fail(err, cap, "%s: cannot read users file: %s", path, strerror(errno));
+    else if (rc == 0 && users->n == 0) /* auth was asked for; an empty file must not turn it off */
+        rc = fail(err, cap, "%s: no users (expected user:password lines)", path);
+    free(line);
+    fclose(f);
+    return rc;
+}
+
+/* users = the listener URL's user (first), then everyone from the file. */
+static int attach_users(struct listener_cfg *l, const struct user_list *file_users, const char *users_path,
+                        char *err, size_t cap)
+{
+    free(l->users);
+    l->users = NULL;
+    l->n_users = 0;
+
+    size_t n = file_users->n + (l->url.has_userinfo ? 1 : 0);
+    if (n == 0)
+        return 0;
+    l->users = calloc(n, sizeof(*l->users));
+    if (!l->users)
+        return fail(err, cap, "out of memory");
+    if (l->url.has_userinfo) {
+        const struct file_user *dup = find_user(file_users, l->url.user);
+        if (dup) {
+            char url[512];
+            url_format_redacted(&l->url, url, sizeof(url));
+            return fail(err, cap, "%s:%u: user '%s' is also set in listen URL %s", users_path, dup->line,
+                        l->url.user, url);
+        }
+        memcpy(l->users[0].name, l->url.user, sizeof(l->users[0].name));
+        memcpy(l->users[0].pass, l->url.pass, sizeof(l->users[0].pass));
+        l->n_users = 1;
+    }
+    for (size_t i = 0; i < file_users->n; i++)
+        l->users[l->n_users++] = file_users->v[i].cred;
+    return 0;
+}
+
+int config_finalize(struct config *c, char *err, size_t err_cap)
+{
+    char why[WHY_MAX];
+    const struct origin builtin = {false, NULL};
+
+    bool use_defaults = c->n_listeners == 0;
+    for (size_t i = 0; use_defaults && i < ARRAY_LEN(default_listeners); i++)
+        if (add_listener(c, default_listeners[i], &builtin, why, sizeof(why)) != 0)
+            return fail(err, err_cap, "default listener %s: %s", default_listeners[i], why);
+
+    struct user_list file_users = {NULL, 0};
+    int rc = c->users_file[0] ? load_users(c->users_file, &file_users, err, err_cap) : 0;
+    for (size_t i = 0; rc == 0 && i < c->n_listeners; i++)
+        rc = attach_users(&c->listeners[i], &file_users, c->users_file, err, err_cap);
+    free(file_users.v);
+    return rc;
+}
+
+/* ---- dump ---- */
+
+static void dump_line(FILE *out, const char *name, const char *value)
+{
+    if (value[0])
+        fprintf(out, "%s = %s\n", name, value);
+    else
+        fprintf(out, "%s =\n", name);
+}
+
+static void dump_key(const struct config *c, const struct key_def *k, FILE *out)
+{
+    char value[1024];
+    switch (k->type) {
+    case KEY_LISTEN:
+        for (size_t i = 0; i < c->n_listeners; i++) {
+            url_format_redacted(&c->listeners[i].url, value, sizeof(value));
+            dump_line(out, k->name, value);
+        }
+        return;
+    case KEY_UPSTREAM:
+        url_format_redacted(&c->upstream_url, value, sizeof(value));
+        break;
+    case KEY_CHOICE:
+        snprintf(value, sizeof(value), "%s", k->choices[*(const int *)const_field_of(c, k)]);
+        break;
+    case KEY_SECONDS:
+        format_seconds(*(const uint32_t *)const_field_of(c, k), value, sizeof(value));
+        break;
+    case KEY_UINT:
+        snprintf(value, sizeof(value), "%u", *(const uint32_t *)const_field_of(c, k));
+        break;
+    case KEY_PATH:
+        snprintf(value, sizeof(value), "%s", (const char *)const_field_of(c, k));
+        break;
+    }
+    dump_line(out, k->name, value);
+}
+
+void config_dump(const struct config *c, FILE *out)
+{
+    fprintf(out, "# mpconv effective configuration (%s)\n", c->source[0] ? c->source : "built-in defaults");
+    for (size_t i = 0; i < ARRAY_LEN(keys); i++) {
+        if (i == 0 || strcmp(keys[i].section, keys[i - 1].section) != 0)
+            fprintf(out, "\n[%s]\n", keys[i].section);
+        dump_key(c, &keys[i], out);
+    }
+}
+
+void config_free(struct config *c)
+{
+    free_listeners(c);
+}
+
+const char *mptcp_mode_name(enum mptcp_mode m)
+{
+    return (size_t)m < ARRAY_LEN(mptcp_names) - 1 ? mptcp_names[m] : "?";
+}
+
+const char *listener_kind_name(enum listener_kind k)
+{
+    return (size_t)k < ARRAY_LEN(listener_kind_names) - 1 ? listener_kind_names[k] : "?";
+}
