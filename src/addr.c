@@ -44,7 +44,7 @@ int target_set(struct mp_target *t, const char *host, size_t len, uint16_t port)
     return 0;
 }
 
-static int parse_port(const char *s, size_t len, uint16_t *port)
+int port_parse(const char *s, size_t len, uint16_t *port)
 {
     unsigned long v = 0;
     if (len == 0 || len > 5)
@@ -54,7 +54,7 @@ static int parse_port(const char *s, size_t len, uint16_t *port)
             return -1;
         v = v * 10 + (unsigned long)(s[i] - '0');
     }
-    if (v == 0 || v > 65535)
+    if (v > 65535)
         return -1;
     *port = (uint16_t)v;
     return 0;
@@ -84,7 +84,7 @@ int target_parse_hostport(struct mp_target *t, const char *s, size_t len, uint16
     size_t rest_len = len - (size_t)(rest - s);
     uint16_t port = default_port;
     if (rest_len > 0) {
-        if (rest[0] != ':' || parse_port(rest + 1, rest_len - 1, &port) != 0)
+        if (rest[0] != ':' || port_parse(rest + 1, rest_len - 1, &port) != 0 || port == 0)
             return -1;
     } else if (default_port == 0) {
         return -1;

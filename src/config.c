@@ -2,10 +2,10 @@
  * default and where it lands. The same table applies the defaults, reads the
  * INI file, takes command-line overrides and prints the dump. */
 #include "mpconv/config.h"
+#include "mpconv/errbuf.h"
 
 #include <errno.h>
 #include <ini.h>
-#include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -68,16 +68,6 @@ struct origin {
     const char *file; /* NULL for built-in defaults and the command line */
 };
 
-static int fail(char *err, size_t cap, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
-
-static int fail(char *err, size_t cap, const char *fmt, ...)
-{
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(err, cap, fmt, ap);
-    va_end(ap);
-    return -1;
-}
 
 static void *field_of(struct config *c, const struct key_def *k)
 {
@@ -196,7 +186,7 @@ static int set_choice(struct config *c, const struct key_def *k, const char *val
     }
     char list[128];
     join_choices(k->choices, list, sizeof(list));
-    return fail(why, cap, "expected %s, got '%s'", list, value);
+    return errbuf_fail(why, cap, "expected %s, got '%s'", list, value);
 }
 
 static int set_seconds(struct config *c, const struct key_def *k, const char *value, char *why, size_t cap)
@@ -206,7 +196,7 @@ static int set_seconds(struct config *c, const struct key_def *k, const char *va
         char lo[32], hi[32];
         format_seconds(k->min, lo, sizeof(lo));
         format_seconds(k->max, hi, sizeof(hi));
-        return fail(why, cap, "expected seconds from %s to %s (at most 3 decimals), got '%s'", lo, hi, value);
+        return errbuf_fail(why, cap, "expected seconds from %s to %s (at most 3 decimals), got '%s'", lo, hi, value);
     }
     *(uint32_t *)field_of(c, k) = ms;
     return 0;
@@ -216,7 +206,7 @@ static int set_uint(struct config *c, const struct key_def *k, const char *value
 {
     uint32_t v;
     if (parse_uint(value, &v) != 0 || v < k->min || v > k->max)
-        return fail(why, cap, "expected an integer from %u to %u, got '%s'", k->min, k->max, value);
+        return errbuf_fail(why, cap, "expected an integer from %u to %u, got '%s'", k->min, k->max, value);
     *(uint32_t *)field_of(c, k) = v;
     return 0;
 }
@@ -234,7 +224,7 @@ static int set_path(struct config *c, const struct key_def *k, const char *value
     int n = snprintf(path, sizeof(c->users_file), "%.*s%s", (int)dir_len, dir_len ? o->file : "", value);
     if (n < 0 || (size_t)n >= sizeof(c->users_file)) {
         path[0] = '\0';
-        return fail(why, cap, "path too long (max %zu bytes)", sizeof(c->users_file) - 1);
+        return errbuf_fail(why, cap, "path too long (max %zu bytes)", sizeof(c->users_file) - 1);
     }
     return 0;
 }
@@ -245,7 +235,7 @@ static int set_upstream(struct config *c, const char *value, char *why, size_t c
     if (url_parse(value, &u, why, cap) != 0)
         return -1;
     if (strcmp(u.scheme, "direct") != 0 || u.has_host)
-        return fail(why, cap, "unsupported upstream '%s' (only 'direct' for now)", u.scheme);
+        return errbuf_fail(why, cap, "unsupported upstream '%s' (only 'direct' for now)", u.scheme);
     c->upstream = UPSTREAM_DIRECT;
     c->upstream_url = u;
     return 0;
@@ -270,14 +260,14 @@ static int parse_listener(const char *value, struct listener_cfg *l, char *why, 
     while (listener_kind_names[kind] && strcmp(listener_kind_names[kind], l->url.scheme) != 0)
         kind++;
     if (!listener_kind_names[kind])
-        return fail(why, cap, "unknown scheme '%s' (expected socks5, http or mixed)", l->url.scheme);
+        return errbuf_fail(why, cap, "unknown scheme '%s' (expected socks5, http or mixed)", l->url.scheme);
     l->kind = (enum listener_kind)kind;
     if (!l->url.has_host)
-        return fail(why, cap, "expected %s://[USER:PASS@]HOST:PORT", l->url.scheme);
+        return errbuf_fail(why, cap, "expected %s://[USER:PASS@]HOST:PORT", l->url.scheme);
     if (l->url.path[0])
-        return fail(why, cap, "a %s listener takes no path", l->url.scheme);
+        return errbuf_fail(why, cap, "a %s listener takes no path", l->url.scheme);
     if (l->url.n_params > 0) /* none are defined for listeners yet */
-        return fail(why, cap, "unknown parameter '%s'", l->url.params[0].key);
+        return errbuf_fail(why, cap, "unknown parameter '%s'", l->url.params[0].key);
     return 0;
 }
 
@@ -295,7 +285,7 @@ static int add_listener(struct config *c, const char *value, const struct origin
 
     struct listener_cfg *grown = realloc(c->listeners, (c->n_listeners + 1) * sizeof(*grown));
     if (!grown)
-        return fail(why, cap, "out of memory");
+        return errbuf_fail(why, cap, "out of memory");
     c->listeners = grown;
     c->listeners[c->n_listeners++] = l;
     return 0;
@@ -319,7 +309,7 @@ static int set_value(struct config *c, const struct key_def *k, const char *valu
     case KEY_PATH:
         return set_path(c, k, value, o, why, cap);
     }
-    return fail(why, cap, "unhandled key type");
+    return errbuf_fail(why, cap, "unhandled key type");
 }
 
 void config_init(struct config *c)
@@ -453,10 +443,10 @@ static int on_ini_value(void *user, const char *section, const char *name, const
 int config_load_file(struct config *c, const char *path, char *err, size_t err_cap)
 {
     if (strlen(path) >= sizeof(c->source))
-        return fail(err, err_cap, "%s: path too long", path);
+        return errbuf_fail(err, err_cap, "%s: path too long", path);
     FILE *f = fopen(path, "r");
     if (!f)
-        return fail(err, err_cap, "%s: cannot open: %s", path, strerror(errno));
+        return errbuf_fail(err, err_cap, "%s: cannot open: %s", path, strerror(errno));
 
     struct file_load ld = {.c = c, .path = path, .f = f, .err = err, .err_cap = err_cap};
     int r = ini_parse_stream(read_ini_line, &ld, on_ini_value, &ld);
@@ -465,13 +455,13 @@ int config_load_file(struct config *c, const char *path, char *err, size_t err_c
 
     /* inih keeps going after a syntax error; report whichever came first. */
     if (r > 0 && (ld.err_line == 0 || (unsigned)r < ld.err_line))
-        return fail(err, err_cap, "%s:%d: %s", path, r, SYNTAX_ERROR);
+        return errbuf_fail(err, err_cap, "%s:%d: %s", path, r, SYNTAX_ERROR);
     if (ld.err_line)
         return -1;
     if (r < 0)
-        return fail(err, err_cap, "%s: out of memory", path);
+        return errbuf_fail(err, err_cap, "%s: out of memory", path);
     if (ld.read_errno)
-        return fail(err, err_cap, "%s: cannot read: %s", path, strerror(ld.read_errno));
+        return errbuf_fail(err, err_cap, "%s: cannot read: %s", path, strerror(ld.read_errno));
     snprintf(c->source, sizeof(c->source), "%s", path);
     return 0;
 }
@@ -483,12 +473,12 @@ int config_set(struct config *c, const char *key, const char *value, char *err, 
     const char *dot = strchr(key, '.');
     const struct key_def *k = dot ? find_key(key, (size_t)(dot - key), dot + 1) : NULL;
     if (!k)
-        return fail(err, err_cap, "%s: unknown key (expected SECTION.KEY, e.g. timeouts.idle)", key);
+        return errbuf_fail(err, err_cap, "%s: unknown key (expected SECTION.KEY, e.g. timeouts.idle)", key);
 
     const struct origin from_cli = {true, NULL};
     char why[WHY_MAX];
     if (set_value(c, k, value, &from_cli, why, sizeof(why)) != 0)
-        return fail(err, err_cap, "%s: %s", key, why);
+        return errbuf_fail(err, err_cap, "%s: %s", key, why);
     return 0;
 }
 
@@ -529,10 +519,10 @@ static int add_user_line(struct user_list *users, const char *line, const char *
 {
     const char *colon = strchr(line, ':');
     if (!colon || colon == line)
-        return fail(err, cap, "%s:%u: bad entry (expected user:password)", path, lineno);
+        return errbuf_fail(err, cap, "%s:%u: bad entry (expected user:password)", path, lineno);
     size_t name_len = (size_t)(colon - line), pass_len = strlen(colon + 1);
     if (name_len > URL_CRED_MAX || pass_len > URL_CRED_MAX)
-        return fail(err, cap, "%s:%u: bad entry (user and password are at most %d bytes)", path, lineno,
+        return errbuf_fail(err, cap, "%s:%u: bad entry (user and password are at most %d bytes)", path, lineno,
                     URL_CRED_MAX);
 
     struct file_user u = {.line = lineno};
@@ -540,12 +530,12 @@ static int add_user_line(struct user_list *users, const char *line, const char *
     memcpy(u.cred.pass, colon + 1, pass_len);
     const struct file_user *dup = find_user(users, u.cred.name);
     if (dup)
-        return fail(err, cap, "%s:%u: duplicate user '%s' (first on line %u)", path, lineno, u.cred.name,
+        return errbuf_fail(err, cap, "%s:%u: duplicate user '%s' (first on line %u)", path, lineno, u.cred.name,
                     dup->line);
 
     struct file_user *grown = realloc(users->v, (users->n + 1) * sizeof(*grown));
     if (!grown)
-        return fail(err, cap, "%s: out of memory", path);
+        return errbuf_fail(err, cap, "%s: out of memory", path);
     users->v = grown;
     users->v[users->n++] = u;
     return 0;
@@ -555,7 +545,7 @@ static int load_users(const char *path, struct user_list *users, char *err, size
 {
     FILE *f = fopen(path, "r");
     if (!f)
-        return fail(err, cap, "%s: cannot open users file: %s", path, strerror(errno));
+        return errbuf_fail(err, cap, "%s: cannot open users file: %s", path, strerror(errno));
 
     char *line = NULL;
     size_t line_cap = 0;
@@ -568,14 +558,14 @@ static int load_users(const char *path, struct user_list *users, char *err, size
         while (len > 0 && (line[len - 1] == '\n' || line[len - 1] == '\r'))
             line[--len] = '\0';
         if (memchr(line, '\0', len))
-            rc = fail(err, cap, "%s:%u: bad entry (expected user:password)", path, lineno);
+            rc = errbuf_fail(err, cap, "%s:%u: bad entry (expected user:password)", path, lineno);
         else if (!blank_or_comment(line))
             rc = add_user_line(users, line, path, lineno, err, cap);
     }
     if (rc == 0 && ferror(f))
-        rc = fail(err, cap, "%s: cannot read users file: %s", path, strerror(errno));
+        rc = errbuf_fail(err, cap, "%s: cannot read users file: %s", path, strerror(errno));
     else if (rc == 0 && users->n == 0) /* auth was asked for; an empty file must not turn it off */
-        rc = fail(err, cap, "%s: no users (expected user:password lines)", path);
+        rc = errbuf_fail(err, cap, "%s: no users (expected user:password lines)", path);
     free(line);
     fclose(f);
     return rc;
@@ -594,13 +584,13 @@ static int attach_users(struct listener_cfg *l, const struct user_list *file_use
         return 0;
     l->users = calloc(n, sizeof(*l->users));
     if (!l->users)
-        return fail(err, cap, "out of memory");
+        return errbuf_fail(err, cap, "out of memory");
     if (l->url.has_userinfo) {
         const struct file_user *dup = find_user(file_users, l->url.user);
         if (dup) {
             char url[512];
             url_format_redacted(&l->url, url, sizeof(url));
-            return fail(err, cap, "%s:%u: user '%s' is also set in listen URL %s", users_path, dup->line,
+            return errbuf_fail(err, cap, "%s:%u: user '%s' is also set in listen URL %s", users_path, dup->line,
                         l->url.user, url);
         }
         memcpy(l->users[0].name, l->url.user, sizeof(l->users[0].name));
@@ -620,7 +610,7 @@ int config_finalize(struct config *c, char *err, size_t err_cap)
     bool use_defaults = c->n_listeners == 0;
     for (size_t i = 0; use_defaults && i < ARRAY_LEN(default_listeners); i++)
         if (add_listener(c, default_listeners[i], &builtin, why, sizeof(why)) != 0)
-            return fail(err, err_cap, "default listener %s: %s", default_listeners[i], why);
+            return errbuf_fail(err, err_cap, "default listener %s: %s", default_listeners[i], why);
 
     struct user_list file_users = {NULL, 0};
     int rc = c->users_file[0] ? load_users(c->users_file, &file_users, err, err_cap) : 0;

@@ -2,22 +2,12 @@
  * Error messages never quote the authority part of a URL: a mistyped or
  * unescaped password can end up anywhere in it. */
 #include "mpconv/url.h"
+#include "mpconv/errbuf.h"
 
-#include <stdarg.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <string.h>
 
-static int fail(char *err, size_t cap, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
-
-static int fail(char *err, size_t cap, const char *fmt, ...)
-{
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(err, cap, fmt, ap);
-    va_end(ap);
-    return -1;
-}
 
 static bool is_alpha(char c)
 {
@@ -44,11 +34,11 @@ static int hex_value(char c)
 static int parse_scheme(const char *s, size_t len, char *out, char *err, size_t cap)
 {
     if (len == 0 || len > URL_SCHEME_MAX || !is_alpha(s[0]))
-        return fail(err, cap, "invalid scheme (expected SCHEME://HOST:PORT or a word like 'direct')");
+        return errbuf_fail(err, cap, "invalid scheme (expected SCHEME://HOST:PORT or a word like 'direct')");
     for (size_t i = 0; i < len; i++) {
         char c = s[i];
         if (!is_alpha(c) && !is_digit(c) && c != '+' && c != '-' && c != '.')
-            return fail(err, cap, "invalid scheme (expected SCHEME://HOST:PORT or a word like 'direct')");
+            return errbuf_fail(err, cap, "invalid scheme (expected SCHEME://HOST:PORT or a word like 'direct')");
         out[i] = (c >= 'A' && c <= 'Z') ? (char)(c - 'A' + 'a') : c;
     }
     out[len] = '\0';
@@ -66,12 +56,12 @@ static int percent_decode(const char *s, size_t len, char *out, size_t cap, cons
             int hi = i + 2 < len ? hex_value(s[i + 1]) : -1;
             int lo = i + 2 < len ? hex_value(s[i + 2]) : -1;
             if (hi < 0 || lo < 0 || (hi == 0 && lo == 0))
-                return fail(err, err_cap, "invalid percent-escape in %s", what);
+                return errbuf_fail(err, err_cap, "invalid percent-escape in %s", what);
             c = (char)(hi * 16 + lo);
             i += 2;
         }
         if (n + 1 >= cap)
-            return fail(err, err_cap, "%s too long (max %zu bytes)", what, cap - 1);
+            return errbuf_fail(err, err_cap, "%s too long (max %zu bytes)", what, cap - 1);
         out[n++] = c;
     }
     out[n] = '\0';
@@ -84,7 +74,7 @@ static int parse_userinfo(const char *s, size_t len, struct proxy_url *out, char
     size_t user_len = colon ? (size_t)(colon - s) : len;
 
     if (user_len == 0)
-        return fail(err, cap, "empty user name before '@'");
+        return errbuf_fail(err, cap, "empty user name before '@'");
     if (percent_decode(s, user_len, out->user, sizeof(out->user), "user name", err, cap) != 0)
         return -1;
     if (colon) {
@@ -93,22 +83,6 @@ static int parse_userinfo(const char *s, size_t len, struct proxy_url *out, char
             return -1;
     }
     out->has_userinfo = true;
-    return 0;
-}
-
-static int parse_port(const char *s, size_t len, uint16_t *port)
-{
-    unsigned long v = 0;
-    if (len == 0 || len > 5)
-        return -1;
-    for (size_t i = 0; i < len; i++) {
-        if (!is_digit(s[i]))
-            return -1;
-        v = v * 10 + (unsigned long)(s[i] - '0');
-    }
-    if (v > 65535)
-        return -1;
-    *port = (uint16_t)v;
     return 0;
 }
 
@@ -122,7 +96,7 @@ static int parse_host_port(const char *s, size_t len, struct mp_target *t, char 
     if (bracketed) {
         const char *close = memchr(s, ']', len);
         if (!close)
-            return fail(err, cap, "missing ']' after IPv6 address");
+            return errbuf_fail(err, cap, "missing ']' after IPv6 address");
         host = s + 1;
         host_len = (size_t)(close - host);
         port = close + 1;
@@ -131,21 +105,21 @@ static int parse_host_port(const char *s, size_t len, struct mp_target *t, char 
         host_len = colon ? (size_t)(colon - s) : len;
         port = s + host_len;
         if (colon && memchr(colon + 1, ':', len - host_len - 1))
-            return fail(err, cap, "IPv6 addresses need brackets, e.g. [::1]:1080");
+            return errbuf_fail(err, cap, "IPv6 addresses need brackets, e.g. [::1]:1080");
     }
     size_t port_len = len - (size_t)(port - s);
     if (host_len == 0)
-        return fail(err, cap, "missing host");
+        return errbuf_fail(err, cap, "missing host");
     if (port_len == 0 || port[0] != ':')
-        return fail(err, cap, "missing port (expected HOST:PORT)");
+        return errbuf_fail(err, cap, "missing port (expected HOST:PORT)");
 
     uint16_t port_number;
-    if (parse_port(port + 1, port_len - 1, &port_number) != 0)
-        return fail(err, cap, "invalid port (expected 0..65535)");
+    if (port_parse(port + 1, port_len - 1, &port_number) != 0)
+        return errbuf_fail(err, cap, "invalid port (expected 0..65535)");
     if (target_set(t, host, host_len, port_number) != 0)
-        return fail(err, cap, "invalid host (expected IPv4, [IPv6] or a host name)");
+        return errbuf_fail(err, cap, "invalid host (expected IPv4, [IPv6] or a host name)");
     if (bracketed && t->kind != TARGET_IPV6)
-        return fail(err, cap, "brackets are only for IPv6 addresses");
+        return errbuf_fail(err, cap, "brackets are only for IPv6 addresses");
     return 0;
 }
 
@@ -165,18 +139,18 @@ static int parse_param(const char *s, size_t len, struct proxy_url *out, char *e
     size_t key_len = eq ? (size_t)(eq - s) : len;
 
     if (len == 0)
-        return fail(err, cap, "empty query parameter");
+        return errbuf_fail(err, cap, "empty query parameter");
     if (!param_key_ok(s, key_len))
-        return fail(err, cap, "invalid query parameter name (letters, digits, '_', '-', '.'; at most %d)",
+        return errbuf_fail(err, cap, "invalid query parameter name (letters, digits, '_', '-', '.'; at most %d)",
                     URL_PARAM_KEY_MAX);
     if (out->n_params == URL_PARAM_MAX)
-        return fail(err, cap, "too many query parameters (max %d)", URL_PARAM_MAX);
+        return errbuf_fail(err, cap, "too many query parameters (max %d)", URL_PARAM_MAX);
 
     struct url_param *p = &out->params[out->n_params];
     memcpy(p->key, s, key_len);
     p->key[key_len] = '\0';
     if (url_param(out, p->key))
-        return fail(err, cap, "duplicate query parameter '%s'", p->key);
+        return errbuf_fail(err, cap, "duplicate query parameter '%s'", p->key);
 
     char what[URL_PARAM_KEY_MAX + 16];
     snprintf(what, sizeof(what), "parameter '%s'", p->key);
@@ -222,7 +196,7 @@ static int parse_after_scheme(const char *s, struct proxy_url *out, char *err, s
     if (*rest == '/') {
         size_t path_len = strcspn(rest + 1, "?");
         if (path_len > URL_PATH_MAX)
-            return fail(err, cap, "path too long (max %d bytes)", URL_PATH_MAX);
+            return errbuf_fail(err, cap, "path too long (max %d bytes)", URL_PATH_MAX);
         memcpy(out->path, rest + 1, path_len);
         out->path[path_len] = '\0';
         rest += 1 + path_len;
@@ -234,7 +208,7 @@ int url_parse(const char *s, struct proxy_url *out, char *err, size_t err_cap)
 {
     memset(out, 0, sizeof(*out));
     if (*s == '\0')
-        return fail(err, err_cap, "empty URL");
+        return errbuf_fail(err, err_cap, "empty URL");
 
     const char *sep = strstr(s, "://");
     if (!sep)

@@ -28,6 +28,10 @@ int target_set(struct mp_target *t, const char *host, size_t len, uint16_t port)
  * Returns 0 or -1. */
 int target_parse_hostport(struct mp_target *t, const char *s, size_t len, uint16_t default_port);
 
+/* Parses 1-5 decimal digits into 0..65535 (callers decide whether 0 is
+ * allowed). Returns 0 or -1. */
+int port_parse(const char *s, size_t len, uint16_t *port);
+
 /* Writes "host:port" or "[v6]:port" into out (always NUL-terminated). */
 void target_format(const struct mp_target *t, char *out, size_t cap);
 
