@@ -14,8 +14,6 @@ enum s5_status s5_parse_greeting(const uint8_t *buf, size_t len, struct s5_greet
     *consumed = 0;
     if (len >= 1 && buf[0] != S5_VERSION)
         return S5_ERROR;
-    if (len >= 2 && buf[1] == 0)
-        return S5_ERROR;
     if (len < 2 || len < 2 + (size_t)buf[1])
         return S5_NEED_MORE;
 

@@ -45,7 +45,8 @@ struct s5_greeting {
     bool offers_userpass;
 };
 
-/* S5_ERROR: version is not 5 or NMETHODS is 0 (close without reply). */
+/* S5_ERROR: version is not 5 (close without reply). NMETHODS 0 is a valid
+ * greeting that offers nothing: the answer is "no acceptable methods". */
 enum s5_status s5_parse_greeting(const uint8_t *buf, size_t len, struct s5_greeting *out,
                                  size_t *consumed);
 

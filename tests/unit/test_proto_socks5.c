@@ -117,13 +117,15 @@ static void greeting_http_request_is_rejected(void **state)
     assert_int_equal(s5_parse_greeting(msg, sizeof(msg) - 1, &greeting, &consumed), S5_ERROR);
 }
 
-static void greeting_zero_methods_fails(void **state)
+static void greeting_zero_methods_offers_nothing(void **state)
 {
     (void)state;
-    static const uint8_t msg[] = {0x05, 0x00, 0x00};
+    static const uint8_t msg[] = {0x05, 0x00, 0x01}; /* the third byte is the next message */
     size_t consumed;
-    assert_int_equal(s5_parse_greeting(msg, 2, &greeting, &consumed), S5_ERROR);
-    assert_int_equal(s5_parse_greeting(msg, sizeof(msg), &greeting, &consumed), S5_ERROR);
+    assert_int_equal(s5_parse_greeting(msg, sizeof(msg), &greeting, &consumed), S5_DONE);
+    assert_int_equal(consumed, 2);
+    assert_false(greeting.offers_no_auth);
+    assert_false(greeting.offers_userpass);
 }
 
 /* ---- username/password ---- */
@@ -520,7 +522,7 @@ int main(void)
         cmocka_unit_test(greeting_leaves_following_bytes),
         cmocka_unit_test(greeting_wrong_version_fails_on_first_byte),
         cmocka_unit_test(greeting_http_request_is_rejected),
-        cmocka_unit_test(greeting_zero_methods_fails),
+        cmocka_unit_test(greeting_zero_methods_offers_nothing),
         cmocka_unit_test(userpass_split_anywhere),
         cmocka_unit_test(userpass_empty_password_accepted),
         cmocka_unit_test(userpass_longest_fields),
