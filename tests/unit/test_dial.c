@@ -1,0 +1,198 @@
+/* dial: resolution, Happy Eyeballs racing, deadline and cancellation on a
+ * real libuv loop against loopback listeners. */
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <setjmp.h>
+#include <cmocka.h>
+
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+#include <uv.h>
+
+#include "mpconv/dial.h"
+
+struct outcome {
+    int calls;
+    int status;
+    bool is_mptcp;
+    uv_tcp_t *conn;
+};
+
+static void on_done(void *owner, int status, uv_tcp_t *conn, bool is_mptcp)
+{
+    struct outcome *o = owner;
+    o->calls++;
+    o->status = status;
+    o->conn = conn;
+    o->is_mptcp = is_mptcp;
+}
+
+/* A listening socket on 127.0.0.1 with a kernel-chosen port. */
+static int listen_v4(uint16_t *port, int backlog)
+{
+    int fd = socket(AF_INET, SOCK_STREAM, IPPROTO_TCP);
+    struct sockaddr_in a = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+    socklen_t len = sizeof(a);
+    assert_int_equal(bind(fd, (struct sockaddr *)&a, sizeof(a)), 0);
+    assert_int_equal(listen(fd, backlog), 0);
+    getsockname(fd, (struct sockaddr *)&a, &len);
+    *port = ntohs(a.sin_port);
+    return fd;
+}
+
+static uint16_t closed_port(void)
+{
+    uint16_t port;
+    close(listen_v4(&port, 1));
+    return port;
+}
+
+static void run_until_called(uv_loop_t *loop, const struct outcome *o)
+{
+    for (int i = 0; i < 100000 && o->calls == 0; i++)
+        uv_run(loop, UV_RUN_ONCE);
+}
+
+static void finish_loop(uv_loop_t *loop, struct outcome *o)
+{
+    if (o->conn)
+        dial_close_conn(o->conn, NULL);
+    uv_run(loop, UV_RUN_DEFAULT);
+    assert_int_equal(uv_loop_close(loop), 0);
+}
+
+static struct mp_target target_of(const char *host, uint16_t port)
+{
+    struct mp_target t;
+    assert_int_equal(target_set(&t, host, strlen(host), port), 0);
+    return t;
+}
+
+static void dial_once(enum mptcp_mode mode, struct mp_target t, uint32_t timeout_ms,
+                      struct outcome *o)
+{
+    uv_loop_t loop;
+    struct sock_factory sockets;
+    uv_loop_init(&loop);
+    sock_factory_init(&sockets, mode);
+    struct dialer dialer = {.loop = &loop, .sockets = &sockets, .connect_timeout_ms = timeout_ms};
+    assert_non_null(dial_start(&dialer, &t, on_done, o));
+    assert_int_equal(o->calls, 0); /* never called from inside dial_start */
+    run_until_called(&loop, o);
+    finish_loop(&loop, o);
+}
+
+static void connects_to_a_literal_over_mptcp(void **state)
+{
+    (void)state;
+    uint16_t port;
+    int lfd = listen_v4(&port, 8);
+    struct outcome o = {0};
+    dial_once(MPTCP_MODE_AUTO, target_of("127.0.0.1", port), 5000, &o);
+    assert_int_equal(o.calls, 1);
+    assert_int_equal(o.status, 0);
+    assert_true(o.is_mptcp);
+    close(lfd);
+}
+
+static void mode_off_uses_plain_tcp(void **state)
+{
+    (void)state;
+    uint16_t port;
+    int lfd = listen_v4(&port, 8);
+    struct outcome o = {0};
+    dial_once(MPTCP_MODE_OFF, target_of("127.0.0.1", port), 5000, &o);
+    assert_int_equal(o.status, 0);
+    assert_false(o.is_mptcp);
+    close(lfd);
+}
+
+static void a_closed_port_is_refused(void **state)
+{
+    (void)state;
+    struct outcome o = {0};
+    dial_once(MPTCP_MODE_AUTO, target_of("127.0.0.1", closed_port()), 5000, &o);
+    assert_int_equal(o.calls, 1);
+    assert_int_equal(o.status, UV_ECONNREFUSED);
+    assert_null(o.conn);
+}
+
+/* "localhost" has ::1 and 127.0.0.1; only the IPv4 one listens, so the
+ * race must move on from a refused attempt to the other family. */
+static void a_name_falls_through_to_the_address_that_answers(void **state)
+{
+    (void)state;
+    uint16_t port;
+    int lfd = listen_v4(&port, 8);
+    struct outcome o = {0};
+    dial_once(MPTCP_MODE_AUTO, target_of("localhost", port), 5000, &o);
+    assert_int_equal(o.status, 0);
+    close(lfd);
+}
+
+static void an_unknown_name_reports_a_resolver_error(void **state)
+{
+    (void)state;
+    struct outcome o = {0};
+    dial_once(MPTCP_MODE_AUTO, target_of("nonexistent.invalid", 80), 5000, &o);
+    assert_int_equal(o.calls, 1);
+    assert_true(o.status == UV_EAI_NONAME || o.status == UV_EAI_AGAIN || o.status == UV_EAI_NODATA);
+}
+
+/* A listener whose accept queue is full leaves new SYNs unanswered. */
+static void the_deadline_ends_a_hanging_connect(void **state)
+{
+    (void)state;
+    uint16_t port;
+    int lfd = listen_v4(&port, 0);
+    int fillers[4];
+    struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons(port),
+                            .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+    for (int i = 0; i < 4; i++) {
+        fillers[i] = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK, 0);
+        connect(fillers[i], (struct sockaddr *)&a, sizeof(a)); /* loopback: completes at once */
+    }
+    struct outcome o = {0};
+    dial_once(MPTCP_MODE_OFF, target_of("127.0.0.1", port), 200, &o);
+    assert_int_equal(o.calls, 1);
+    assert_int_equal(o.status, UV_ETIMEDOUT);
+    for (int i = 0; i < 4; i++)
+        close(fillers[i]);
+    close(lfd);
+}
+
+static void a_cancelled_dial_never_calls_back(void **state)
+{
+    (void)state;
+    uv_loop_t loop;
+    struct sock_factory sockets;
+    struct outcome o = {0};
+    uv_loop_init(&loop);
+    sock_factory_init(&sockets, MPTCP_MODE_AUTO);
+    struct dialer dialer = {.loop = &loop, .sockets = &sockets, .connect_timeout_ms = 5000};
+    struct mp_target by_name = target_of("localhost", closed_port());
+    struct mp_target literal = target_of("127.0.0.1", closed_port());
+    dial_cancel(dial_start(&dialer, &by_name, on_done, &o)); /* while resolving */
+    dial_cancel(dial_start(&dialer, &literal, on_done, &o)); /* before the first attempt */
+    uv_run(&loop, UV_RUN_DEFAULT); /* returns once everything is closed and freed */
+    assert_int_equal(o.calls, 0);
+    assert_int_equal(uv_loop_close(&loop), 0);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(connects_to_a_literal_over_mptcp),
+        cmocka_unit_test(mode_off_uses_plain_tcp),
+        cmocka_unit_test(a_closed_port_is_refused),
+        cmocka_unit_test(a_name_falls_through_to_the_address_that_answers),
+        cmocka_unit_test(an_unknown_name_reports_a_resolver_error),
+        cmocka_unit_test(the_deadline_ends_a_hanging_connect),
+        cmocka_unit_test(a_cancelled_dial_never_calls_back),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
