@@ -16,7 +16,6 @@ struct attempt {
     struct dial *dial;
     bool is_mptcp;
     bool abandoned;
-    uv_close_cb owner_close_cb; /* set once handed to the owner */
 };
 
 struct dial {
@@ -306,19 +305,4 @@ void dial_cancel(struct dial *d)
         if (d->attempts[i])
             abandon_attempt(d, i);
     maybe_free(d);
-}
-
-static void on_conn_closed(uv_handle_t *h)
-{
-    struct attempt *a = (struct attempt *)h;
-    if (a->owner_close_cb)
-        a->owner_close_cb(h);
-    free(a);
-}
-
-void dial_close_conn(uv_tcp_t *conn, uv_close_cb on_closed)
-{
-    struct attempt *a = (struct attempt *)conn;
-    a->owner_close_cb = on_closed;
-    uv_close((uv_handle_t *)conn, on_conn_closed);
 }

@@ -201,7 +201,7 @@ static void start_response_body(struct session *s, const struct http_head *resp)
         return;
     }
     memcpy(head + n, rest, (size_t)body);
-    uv_read_stop((uv_stream_t *)s->upstream);
+    stream_read_stop(s->upstream);
     s->relay.down.filter = response_filter;
     int err = pump_start(&s->relay.down, head, n + (size_t)body, done);
     free(head);
@@ -211,20 +211,19 @@ static void start_response_body(struct session *s, const struct http_head *resp)
         session_close(s, "relay-error");
 }
 
-static void on_response_alloc(uv_handle_t *h, size_t suggested, uv_buf_t *out)
+static void on_response_alloc(struct stream *st, uv_buf_t *out)
 {
-    struct session *s = h->data;
+    struct session *s = st->data;
     struct http_forward *fw = s->http;
-    (void)suggested;
     if (!fw->response_head)
         fw->response_head = malloc(s->hs_cap);
     *out = uv_buf_init(fw->response_head ? fw->response_head + fw->response_len : NULL,
                        fw->response_head ? (unsigned)(s->hs_cap - fw->response_len) : 0);
 }
 
-static void on_response_read(uv_stream_t *stream, ssize_t nread, const uv_buf_t *buf)
+static void on_response_read(struct stream *st, ssize_t nread, const uv_buf_t *buf)
 {
-    struct session *s = stream->data;
+    struct session *s = st->data;
     struct http_forward *fw = s->http;
     (void)buf;
     if (nread == 0)
@@ -288,7 +287,7 @@ static void start_forwarding(struct session *s)
         return;
     }
     s->upstream->data = s;
-    if (uv_read_start((uv_stream_t *)s->upstream, on_response_alloc, on_response_read) != 0)
+    if (stream_read_start(s->upstream, on_response_alloc, on_response_read) != 0)
         session_close(s, "upstream-error");
 }
 

@@ -114,7 +114,7 @@ static void socks5_on_dialed(struct session *s, int status)
     struct sockaddr_storage bound;
     int len = sizeof(bound);
     const struct sockaddr *bnd = NULL;
-    if (uv_tcp_getsockname(s->upstream, (struct sockaddr *)&bound, &len) == 0)
+    if (uv_tcp_getsockname(s->upstream_tcp, (struct sockaddr *)&bound, &len) == 0)
         bnd = (const struct sockaddr *)&bound;
     session_reply(s, reply, s5_encode_reply(reply, S5_REP_SUCCEEDED, bnd), false, NULL);
     session_start_tunnel(s, s->hs, s->hs_len);

@@ -7,7 +7,7 @@
 static void pump_read_on(struct pump *p);
 
 /* where: the stream whose read or write failed. */
-static void pump_fail(struct pump *p, int err, const uv_stream_t *where)
+static void pump_fail(struct pump *p, int err, const struct stream *where)
 {
     struct relay *r = p->relay;
     if (r->failed)
@@ -26,7 +26,7 @@ static void release_buf(struct pump *p)
     }
 }
 
-static void on_shutdown(uv_shutdown_t *req, int status)
+static void on_shutdown(struct stream_req *req, int status)
 {
     struct pump *p = req->data;
     struct relay *r = p->relay;
@@ -38,7 +38,7 @@ static void on_shutdown(uv_shutdown_t *req, int status)
 
 static void pass_on_eof(struct pump *p)
 {
-    int err = uv_shutdown(&p->shutdown_req, p->dst, on_shutdown);
+    int err = stream_shutdown(p->dst, &p->shutdown_req, on_shutdown);
     if (err != 0)
         pump_fail(p, err, p->dst);
 }
@@ -59,7 +59,7 @@ static void after_write(struct pump *p)
     }
 }
 
-static void on_written(uv_write_t *req, int status)
+static void on_written(struct stream_req *req, int status)
 {
     struct pump *p = req->data;
     p->writing = false;
@@ -78,8 +78,7 @@ static void on_written(uv_write_t *req, int status)
 /* Writes buf[0..len) of p->buf; returns 0 or a libuv error. */
 static int forward(struct pump *p, const char *data, size_t len)
 {
-    uv_buf_t b = uv_buf_init((char *)data, (unsigned)len);
-    int n = uv_try_write(p->dst, &b, 1);
+    int n = stream_try_write(p->dst, data, len);
     if (n == (int)len) {
         p->bytes += len;
         return 0;
@@ -88,26 +87,24 @@ static int forward(struct pump *p, const char *data, size_t len)
         return n;
     size_t done = n > 0 ? (size_t)n : 0;
     p->bytes += done;
-    b = uv_buf_init((char *)data + done, (unsigned)(len - done));
     p->pending = len - done;
-    int err = uv_write(&p->write_req, p->dst, &b, 1, on_written);
+    int err = stream_write(p->dst, &p->write_req, data + done, len - done, on_written);
     if (err == 0) {
         p->writing = true;
-        uv_read_stop(p->src);
+        stream_read_stop(p->src);
     }
     return err;
 }
 
-static void on_alloc(uv_handle_t *h, size_t suggested, uv_buf_t *out)
+static void on_alloc(struct stream *s, uv_buf_t *out)
 {
-    struct pump *p = h->data;
-    (void)suggested;
+    struct pump *p = s->data;
     if (!p->buf)
         p->buf = bufpool_get(p->relay->pool);
     *out = uv_buf_init(p->buf, p->buf ? BUFPOOL_CHUNK : 0);
 }
 
-static void on_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *b)
+static void on_read(struct stream *s, ssize_t nread, const uv_buf_t *b)
 {
     struct pump *p = s->data;
     (void)b;
@@ -117,7 +114,7 @@ static void on_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *b)
     }
     if (nread < 0) {
         release_buf(p);
-        uv_read_stop(s);
+        stream_read_stop(s);
         if (nread == UV_EOF) {
             p->eof = true;
             if (!p->writing)
@@ -127,7 +124,7 @@ static void on_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *b)
         }
         return;
     }
-    p->relay->last_active_ms = uv_now(s->loop);
+    p->relay->last_active_ms = uv_now(s->uv->loop);
     size_t len = (size_t)nread;
     if (p->filter) {
         bool done = false;
@@ -139,7 +136,7 @@ static void on_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *b)
         len = (size_t)keep;
         if (done) {
             p->message_ended = true;
-            uv_read_stop(s);
+            stream_read_stop(s);
         }
     }
     int err = len > 0 ? forward(p, p->buf, len) : 0;
@@ -153,13 +150,13 @@ static void on_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *b)
 
 static void pump_read_on(struct pump *p)
 {
-    int err = uv_read_start(p->src, on_alloc, on_read);
+    int err = stream_read_start(p->src, on_alloc, on_read);
     if (err != 0)
         pump_fail(p, err, p->src);
 }
 
 void relay_init(struct relay *r, struct bufpool *pool, const struct relay_events *events,
-                uv_stream_t *client, uv_stream_t *upstream)
+                struct stream *client, struct stream *upstream)
 {
     memset(r, 0, sizeof(*r));
     r->pool = pool;
@@ -168,7 +165,7 @@ void relay_init(struct relay *r, struct bufpool *pool, const struct relay_events
     r->down = (struct pump){.relay = r, .src = upstream, .dst = client};
     r->up.write_req.data = r->up.shutdown_req.data = &r->up;
     r->down.write_req.data = r->down.shutdown_req.data = &r->down;
-    r->last_active_ms = uv_now(client->loop);
+    r->last_active_ms = uv_now(client->uv->loop);
 }
 
 int pump_start(struct pump *p, const char *initial, size_t len, bool whole_message)
@@ -198,7 +195,7 @@ int pump_start(struct pump *p, const char *initial, size_t len, bool whole_messa
 void pump_stop(struct pump *p)
 {
     p->active = false;
-    uv_read_stop(p->src);
+    stream_read_stop(p->src);
 }
 
 void relay_release(struct relay *r)

@@ -18,7 +18,7 @@
 #define LINGER_MS 2000           /* how long to drain a client after an error answer */
 
 struct reply_req {
-    uv_write_t req;
+    struct stream_req req;
     struct session *session;
     bool close_after;
     const char *reason;
@@ -33,9 +33,9 @@ static void maybe_free(struct session *s)
     free(s);
 }
 
-static void on_client_closed(uv_handle_t *h)
+static void on_client_closed(struct stream *st)
 {
-    maybe_free(container_of(h, struct session, client));
+    maybe_free(st->data);
 }
 
 static void on_timer_closed(uv_handle_t *h)
@@ -43,18 +43,21 @@ static void on_timer_closed(uv_handle_t *h)
     maybe_free(container_of(h, struct session, timer));
 }
 
-static void on_upstream_closed(uv_handle_t *h)
+static void on_upstream_closed(struct stream *st)
 {
-    maybe_free(h->data);
+    struct session *s = st->data;
+    free(st->uv); /* the dialer's handle is ours */
+    maybe_free(s);
 }
 
-static void close_upstream(struct session *s)
+static void close_upstream(struct session *s, bool reset)
 {
     if (!s->upstream)
         return;
     s->upstream->data = s;
-    dial_close_conn(s->upstream, on_upstream_closed);
+    stream_close(s->upstream, reset, on_upstream_closed);
     s->upstream = NULL;
+    s->upstream_tcp = NULL;
 }
 
 static void add_relay_bytes(struct session *s)
@@ -70,8 +73,8 @@ static void add_relay_bytes(struct session *s)
 static void update_subflows(struct session *s)
 {
     int fd;
-    if (s->upstream && s->mptcp == MPTCP_STATE_YES &&
-        uv_fileno((uv_handle_t *)s->upstream, &fd) == 0) {
+    if (s->upstream_tcp && s->mptcp == MPTCP_STATE_YES &&
+        uv_fileno((uv_handle_t *)s->upstream_tcp, &fd) == 0) {
         unsigned now = sock_mptcp_subflows(fd);
         if (now > s->subflows)
             s->subflows = now;
@@ -113,19 +116,16 @@ void session_close(struct session *s, const char *reason)
     free(s->hs);
     s->hs = NULL;
     uv_close((uv_handle_t *)&s->timer, on_timer_closed);
-    if (s->reset_client)
-        uv_tcp_close_reset(&s->client, on_client_closed);
-    else
-        uv_close((uv_handle_t *)&s->client, on_client_closed);
-    close_upstream(s);
+    s->client->data = s;
+    stream_close(s->client, s->reset_client, on_client_closed);
+    close_upstream(s, s->reset_upstream);
 }
 
 /* --- handshake reads --- */
 
-static void on_hs_alloc(uv_handle_t *h, size_t suggested, uv_buf_t *out)
+static void on_hs_alloc(struct stream *st, uv_buf_t *out)
 {
-    struct session *s = h->data;
-    (void)suggested;
+    struct session *s = st->data;
     if (!s->hs)
         s->hs = malloc(s->hs_cap);
     if (!s->hs) {
@@ -135,9 +135,9 @@ static void on_hs_alloc(uv_handle_t *h, size_t suggested, uv_buf_t *out)
     *out = uv_buf_init(s->hs + s->hs_len, (unsigned)(s->hs_cap - s->hs_len));
 }
 
-static void on_hs_read(uv_stream_t *stream, ssize_t nread, const uv_buf_t *buf)
+static void on_hs_read(struct stream *st, ssize_t nread, const uv_buf_t *buf)
 {
-    struct session *s = stream->data;
+    struct session *s = st->data;
     (void)buf;
     if (nread == 0)
         return;
@@ -155,8 +155,8 @@ static void on_hs_read(uv_stream_t *stream, ssize_t nread, const uv_buf_t *buf)
 
 void session_read_client(struct session *s)
 {
-    s->client.data = s;
-    int err = uv_read_start((uv_stream_t *)&s->client, on_hs_alloc, on_hs_read);
+    s->client->data = s;
+    int err = stream_read_start(s->client, on_hs_alloc, on_hs_read);
     if (err != 0)
         session_close(s, "client-error");
 }
@@ -169,9 +169,9 @@ void session_consume(struct session *s, size_t n)
 
 /* --- replies and lingering close --- */
 
-static void on_linger_read(uv_stream_t *stream, ssize_t nread, const uv_buf_t *buf)
+static void on_linger_read(struct stream *st, ssize_t nread, const uv_buf_t *buf)
 {
-    struct session *s = stream->data;
+    struct session *s = st->data;
     (void)buf;
     if (nread < 0)
         session_close(s, s->close_reason);
@@ -183,7 +183,7 @@ static void on_linger_timeout(uv_timer_t *t)
     session_close(s, s->close_reason);
 }
 
-static void on_linger_shutdown(uv_shutdown_t *req, int status)
+static void on_linger_shutdown(struct stream_req *req, int status)
 {
     struct session *s = req->data;
     free(req);
@@ -192,28 +192,30 @@ static void on_linger_shutdown(uv_shutdown_t *req, int status)
         return;
     }
     s->hs_len = 0; /* discard whatever the client still sends */
-    uv_read_start((uv_stream_t *)&s->client, on_hs_alloc, on_linger_read);
+    if (stream_read_start(s->client, on_hs_alloc, on_linger_read) != 0)
+        session_close(s, s->close_reason);
 }
 
 /* Closing a socket with unread input sends RST, which can destroy the answer
  * in flight; so send FIN and drain for a bounded time first (as nginx does). */
 void session_close_gracefully(struct session *s, const char *reason)
 {
-    uv_shutdown_t *req = malloc(sizeof(*req));
+    struct stream_req *req = malloc(sizeof(*req));
     s->close_reason = reason;
-    s->client.data = s;
-    uv_read_stop((uv_stream_t *)&s->client);
-    if (!req || uv_shutdown(req, (uv_stream_t *)&s->client, on_linger_shutdown) != 0) {
+    s->client->data = s;
+    stream_read_stop(s->client);
+    if (req)
+        req->data = s;
+    if (!req || stream_shutdown(s->client, req, on_linger_shutdown) != 0) {
         free(req);
         session_close(s, reason);
         return;
     }
-    req->data = s;
     s->timer.data = s;
     uv_timer_start(&s->timer, on_linger_timeout, LINGER_MS, 0);
 }
 
-static void on_reply_written(uv_write_t *req, int status)
+static void on_reply_written(struct stream_req *req, int status)
 {
     struct reply_req *r = (struct reply_req *)req;
     struct session *s = r->session;
@@ -239,9 +241,8 @@ void session_reply(struct session *s, const void *data, size_t len, bool close_a
     r->reason = reason;
     memcpy(r->data, data, len);
     if (close_after)
-        uv_read_stop((uv_stream_t *)&s->client);
-    uv_buf_t b = uv_buf_init(r->data, (unsigned)len);
-    if (uv_write(&r->req, (uv_stream_t *)&s->client, &b, 1, on_reply_written) != 0) {
+        stream_read_stop(s->client);
+    if (stream_write(s->client, &r->req, r->data, len, on_reply_written) != 0) {
         free(r);
         session_close(s, "client-error");
     }
@@ -255,8 +256,10 @@ static void on_dialed(void *owner, int status, uv_tcp_t *conn, bool is_mptcp)
     s->dial = NULL;
     if (status == 0) {
         int fd = -1;
-        s->upstream = conn;
-        conn->data = s;
+        s->upstream_tcp = conn;
+        stream_plain_init(&s->upstream_plain, (uv_stream_t *)conn);
+        s->upstream = &s->upstream_plain;
+        s->upstream->data = s;
         s->open_handles++;
         s->connected = true;
         s->upstream_is_mptcp_socket = is_mptcp;
@@ -275,7 +278,7 @@ void session_dial(struct session *s)
 {
     s->state = SESSION_DIALING;
     s->have_target = true;
-    uv_read_stop((uv_stream_t *)&s->client);
+    stream_read_stop(s->client);
     s->dial = dial_start(&s->worker->dialer, &s->target, on_dialed, s);
     if (!s->dial)
         s->front->on_dialed(s, UV_ENOMEM);
@@ -309,6 +312,7 @@ static void on_relay_failed(struct relay *r, int err, bool client_side)
     /* Pass an abort on as an abort, so neither end mistakes a cut-off
      * transfer for a complete one. */
     s->reset_client = !client_side;
+    s->reset_upstream = client_side;
     if (err == UV_EPROTO)
         session_close(s, client_side ? "client-protocol-error" : "upstream-protocol-error");
     else
@@ -330,8 +334,7 @@ static const struct relay_events relay_events = {
 void session_begin_relay(struct session *s)
 {
     s->state = SESSION_RELAYING;
-    relay_init(&s->relay, &s->worker->pool, &relay_events, (uv_stream_t *)&s->client,
-               (uv_stream_t *)s->upstream);
+    relay_init(&s->relay, &s->worker->pool, &relay_events, s->client, s->upstream);
     s->relay_started = true;
     s->timer.data = s;
     uv_timer_start(&s->timer, on_timer, s->worker->cfg->idle_timeout_ms, 0);
@@ -351,7 +354,7 @@ void session_reset_for_next_request(struct session *s)
 {
     add_relay_bytes(s);
     update_subflows(s);
-    close_upstream(s);
+    close_upstream(s, false);
     s->state = SESSION_HANDSHAKE;
     s->timer.data = s;
     uv_timer_start(&s->timer, on_timer, s->worker->cfg->handshake_timeout_ms, 0);
@@ -387,7 +390,7 @@ static void describe_peer(struct session *s)
 {
     struct sockaddr_storage ss;
     int len = sizeof(ss);
-    if (uv_tcp_getpeername(&s->client, (struct sockaddr *)&ss, &len) == 0)
+    if (uv_tcp_getpeername(&s->client_tcp, (struct sockaddr *)&ss, &len) == 0)
         sockaddr_format((struct sockaddr *)&ss, s->client_addr, sizeof(s->client_addr));
     else
         snprintf(s->client_addr, sizeof(s->client_addr), "?");
@@ -411,17 +414,19 @@ void session_accept(struct worker *w, const struct listener_cfg *l, const struct
     s->close_reason = "?";
     w->active_sessions++;
 
-    uv_tcp_init(w->loop, &s->client);
+    uv_tcp_init(w->loop, &s->client_tcp);
+    stream_plain_init(&s->client_plain, (uv_stream_t *)&s->client_tcp);
+    s->client = &s->client_plain;
     uv_timer_init(w->loop, &s->timer);
     s->open_handles = 2;
-    s->client.data = s->timer.data = s;
-    if (uv_accept(server, (uv_stream_t *)&s->client) != 0) {
+    s->client->data = s->timer.data = s;
+    if (uv_accept(server, (uv_stream_t *)&s->client_tcp) != 0) {
         s->state = SESSION_CLOSING;
         uv_close((uv_handle_t *)&s->timer, on_timer_closed);
-        uv_close((uv_handle_t *)&s->client, on_client_closed);
+        stream_close(s->client, false, on_client_closed);
         return;
     }
-    uv_tcp_nodelay(&s->client, 1);
+    uv_tcp_nodelay(&s->client_tcp, 1);
     describe_peer(s);
     uv_timer_start(&s->timer, on_timer, w->cfg->handshake_timeout_ms, 0);
     session_read_client(s);

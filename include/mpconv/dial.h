@@ -19,7 +19,7 @@ struct dialer {
 };
 
 /* status 0: conn is a connected handle the owner now owns (allocated with
- * malloc; close it with dial_close_conn). Otherwise status is a libuv error
+ * malloc: free() it after its close callback). Otherwise status is a libuv error
  * (UV_ECONNREFUSED, UV_ETIMEDOUT, UV_EAI_NONAME, ...) and conn is NULL.
  * Never called from inside dial_start. */
 typedef void (*dial_done_cb)(void *owner, int status, uv_tcp_t *conn, bool is_mptcp);
@@ -32,9 +32,5 @@ struct dial *dial_start(const struct dialer *dialer, const struct mp_target *tar
 
 /* Abandons a dial whose callback has not run yet; the callback never runs. */
 void dial_cancel(struct dial *d);
-
-/* Closes a handle handed over by a dial; on_closed (may be NULL) runs just
- * before the memory is freed. */
-void dial_close_conn(uv_tcp_t *conn, uv_close_cb on_closed);
 
 #endif

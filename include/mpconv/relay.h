@@ -12,6 +12,7 @@
 #include <uv.h>
 
 #include "mpconv/bufpool.h"
+#include "mpconv/stream.h"
 
 struct relay;
 struct pump;
@@ -25,8 +26,8 @@ typedef ssize_t (*pump_filter_fn)(struct pump *p, const char *buf, size_t len, b
 
 struct pump {
     struct relay *relay;
-    uv_stream_t *src;
-    uv_stream_t *dst;
+    struct stream *src;
+    struct stream *dst;
     pump_filter_fn filter;
     char *buf;          /* pooled buffer while reading or writing, else NULL */
     size_t pending;     /* bytes of buf in the pending write */
@@ -36,8 +37,8 @@ struct pump {
     bool eof;           /* src said EOF */
     bool shut;          /* dst shut down (write side closed) */
     bool message_ended; /* the filter reported the end of a message */
-    uv_write_t write_req;
-    uv_shutdown_t shutdown_req;
+    struct stream_req write_req;
+    struct stream_req shutdown_req;
 };
 
 struct relay_events {
@@ -60,7 +61,7 @@ struct relay {
 
 /* Sets up both pumps; no I/O yet. */
 void relay_init(struct relay *r, struct bufpool *pool, const struct relay_events *events,
-                uv_stream_t *client, uv_stream_t *upstream);
+                struct stream *client, struct stream *upstream);
 
 /* Starts a pump, first writing initial (len bytes, copied; may be 0). With
  * whole_message the pump reads nothing more and reports message_end once
@@ -71,7 +72,8 @@ int pump_start(struct pump *p, const char *initial, size_t len, bool whole_messa
 /* Stops reading (a pending write still completes). */
 void pump_stop(struct pump *p);
 
-/* Releases buffers; call once before the streams are closed. */
+/* Releases buffers; call once before the streams are closed. Requests
+ * still in flight complete (cancelled) without reporting to the events. */
 void relay_release(struct relay *r);
 
 #endif

@@ -15,6 +15,7 @@
 #include "mpconv/proto_http.h"
 #include "mpconv/relay.h"
 #include "mpconv/sock.h"
+#include "mpconv/stream.h"
 #include "mpconv/target.h"
 
 /* Everything one event loop serves with. */
@@ -72,14 +73,19 @@ struct session {
     const struct listener_cfg *listener;
     const struct front_ops *front;
     enum session_state state;
-    uv_tcp_t client;
-    uv_tcp_t *upstream; /* from the dialer, once connected */
+    uv_tcp_t client_tcp;
+    struct stream client_plain;
+    struct stream *client;   /* client_plain, or TLS over client_tcp */
+    uv_tcp_t *upstream_tcp;  /* from the dialer, once connected */
+    struct stream upstream_plain;
+    struct stream *upstream; /* upstream_plain, or TLS over upstream_tcp */
     uv_timer_t timer;   /* handshake deadline, then idle checks */
     struct dial *dial;
     struct relay relay;
     bool relay_started;
     bool connected;     /* an upstream connection was made */
-    bool reset_client;  /* close the client with RST (the upstream aborted) */
+    bool reset_client;   /* close the client with RST (the upstream aborted) */
+    bool reset_upstream; /* close the upstream with RST (the client aborted) */
     int open_handles;
     uint64_t bytes_up;  /* totals of relays already finished (HTTP keep-alive) */
     uint64_t bytes_down;

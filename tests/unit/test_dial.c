@@ -8,6 +8,7 @@
 
 #include <arpa/inet.h>
 #include <netinet/in.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
 #include <unistd.h>
@@ -60,7 +61,7 @@ static void run_until_called(uv_loop_t *loop, const struct outcome *o)
 static void finish_loop(uv_loop_t *loop, struct outcome *o)
 {
     if (o->conn)
-        dial_close_conn(o->conn, NULL);
+        uv_close((uv_handle_t *)o->conn, (uv_close_cb)free);
     uv_run(loop, UV_RUN_DEFAULT);
     assert_int_equal(uv_loop_close(loop), 0);
 }

@@ -21,6 +21,8 @@ struct fixture {
     uv_loop_t loop;
     uv_pipe_t client; /* relay's end of the client connection */
     uv_pipe_t upstream;
+    struct stream client_stream;
+    struct stream upstream_stream;
     int client_peer; /* the test's ends */
     int upstream_peer;
     struct bufpool pool;
@@ -69,8 +71,9 @@ static int setup(void **state)
     uv_loop_init(&f->loop);
     make_pair(&f->loop, &f->client, &f->client_peer);
     make_pair(&f->loop, &f->upstream, &f->upstream_peer);
-    relay_init(&f->relay, &f->pool, &events, (uv_stream_t *)&f->client,
-               (uv_stream_t *)&f->upstream);
+    stream_plain_init(&f->client_stream, (uv_stream_t *)&f->client);
+    stream_plain_init(&f->upstream_stream, (uv_stream_t *)&f->upstream);
+    relay_init(&f->relay, &f->pool, &events, &f->client_stream, &f->upstream_stream);
     current = f;
     *state = f;
     return 0;
@@ -80,8 +83,8 @@ static int teardown(void **state)
 {
     struct fixture *f = *state;
     relay_release(&f->relay);
-    uv_close((uv_handle_t *)&f->client, NULL);
-    uv_close((uv_handle_t *)&f->upstream, NULL);
+    stream_close(&f->client_stream, false, NULL);
+    stream_close(&f->upstream_stream, false, NULL);
     uv_run(&f->loop, UV_RUN_DEFAULT);
     assert_int_equal(uv_loop_close(&f->loop), 0);
     close(f->client_peer);
