@@ -19,7 +19,7 @@ enum key_type {
     KEY_UPSTREAM, /* upstream URL */
     KEY_CHOICE,   /* one of choices[], stored as its index in an enum */
     KEY_SECONDS,  /* decimal seconds, stored as uint32_t ms; min/max in ms */
-    KEY_UINT,     /* uint32_t within min..max */
+    KEY_UINT,     /* uint32_t within min..max, decimal or 0x hex */
     KEY_PATH,     /* char[1024]; relative paths in a file are relative to the file */
 };
 
@@ -35,7 +35,44 @@ struct key_def {
 
 static const char *const mptcp_names[] = {"auto", "on", "off", NULL};
 static const char *const log_level_names[] = {"error", "warn", "info", "debug", NULL};
-static const char *const listener_kind_names[] = {"socks5", "http", "mixed", NULL};
+
+/* What each listener kind takes in its URL. */
+struct listener_kind_def {
+    const char *name;
+    const char *usage;    /* after "SCHEME://" */
+    bool users;           /* USER:PASS and the users file: clients authenticate */
+    bool target;          /* the path is the fixed TARGET:PORT */
+    const char *no_mptcp; /* why ?mptcp= is refused; NULL when allowed */
+};
+
+static const struct listener_kind_def listener_kinds[] = {
+    [LISTEN_SOCKS5] = {"socks5", "[USER:PASS@]HOST:PORT", true, false, NULL},
+    [LISTEN_HTTP] = {"http", "[USER:PASS@]HOST:PORT", true, false, NULL},
+    [LISTEN_MIXED] = {"mixed", "[USER:PASS@]HOST:PORT", true, false, NULL},
+    [LISTEN_REDIRECT] = {"redirect", "HOST:PORT", false, false,
+                         "SO_ORIGINAL_DST does not work on MPTCP sockets; use tproxy"},
+    [LISTEN_TPROXY] = {"tproxy", "HOST:PORT", false, false, NULL},
+    [LISTEN_FORWARD] = {"forward", "HOST:PORT/TARGET:PORT", false, true, NULL},
+};
+_Static_assert(ARRAY_LEN(listener_kinds) == LISTEN_FORWARD + 1, "one row per enum listener_kind");
+
+/* URL schemes: a kind (enum listener_kind or enum upstream_kind), maybe in TLS. */
+struct scheme_def {
+    const char *name;
+    int kind;
+    bool tls;
+};
+
+static const struct scheme_def listener_schemes[] = {
+    {"socks5", LISTEN_SOCKS5, false},     {"socks5+tls", LISTEN_SOCKS5, true}, {"http", LISTEN_HTTP, false},
+    {"https", LISTEN_HTTP, true},         {"mixed", LISTEN_MIXED, false},      {"mixed+tls", LISTEN_MIXED, true},
+    {"redirect", LISTEN_REDIRECT, false}, {"tproxy", LISTEN_TPROXY, false},   {"forward", LISTEN_FORWARD, false},
+};
+
+static const struct scheme_def upstream_schemes[] = {
+    {"direct", UPSTREAM_DIRECT, false}, {"socks5", UPSTREAM_SOCKS5, false}, {"socks5+tls", UPSTREAM_SOCKS5, true},
+    {"http", UPSTREAM_HTTP, false},     {"https", UPSTREAM_HTTP, true},
+};
 
 /* KEY_CHOICE fields are written as int, the signed twin of the enum's type. */
 _Static_assert(sizeof(enum mptcp_mode) == sizeof(int) && sizeof(enum log_level) == sizeof(int),
@@ -47,8 +84,9 @@ _Static_assert(sizeof(enum mptcp_mode) == sizeof(int) && sizeof(enum log_level) 
 
 static const struct key_def keys[] = {
     {"mpconv", "listen", KEY_LISTEN, NULL, FIELD(listeners), 0, 0, NULL},
-    {"mpconv", "upstream", KEY_UPSTREAM, "direct", FIELD(upstream_url), 0, 0, NULL},
+    {"mpconv", "upstream", KEY_UPSTREAM, "direct", FIELD(upstream), 0, 0, NULL},
     {"mpconv", "mptcp", KEY_CHOICE, "auto", FIELD(mptcp), 0, 0, mptcp_names},
+    {"mpconv", "mark", KEY_UINT, "0", FIELD(mark), 0, UINT32_MAX, NULL},
     {"mpconv", "log_level", KEY_CHOICE, "info", FIELD(log_level), 0, 0, log_level_names},
     {"timeouts", "connect", KEY_SECONDS, "10", FIELD(connect_timeout_ms), TIMEOUT_MIN_MS, TIMEOUT_MAX_MS, NULL},
     {"timeouts", "handshake", KEY_SECONDS, "10", FIELD(handshake_timeout_ms), TIMEOUT_MIN_MS, TIMEOUT_MAX_MS,
@@ -96,17 +134,42 @@ static bool section_known(const char *section, size_t len)
     return false;
 }
 
-/* "error, warn, info or debug" */
+/* Appends name as item i of n to a list like "error, warn, info or debug". */
+static void append_choice(char *out, size_t cap, size_t i, size_t n, const char *name)
+{
+    size_t len = strlen(out);
+    if (len + 1 < cap)
+        snprintf(out + len, cap - len, "%s%s", i == 0 ? "" : i + 1 == n ? " or " : ", ", name);
+}
+
 static void join_choices(const char *const *choices, char *out, size_t cap)
 {
-    size_t n = 0, len = 0;
+    size_t n = 0;
     while (choices[n])
         n++;
     out[0] = '\0';
-    for (size_t i = 0; i < n && len < cap; i++) {
-        const char *sep = i == 0 ? "" : i + 1 == n ? " or " : ", ";
-        len += (size_t)snprintf(out + len, cap - len, "%s%s", sep, choices[i]);
-    }
+    for (size_t i = 0; i < n; i++)
+        append_choice(out, cap, i, n, choices[i]);
+}
+
+/* All scheme names, or only the TLS ones. */
+static void join_schemes(const struct scheme_def *defs, size_t n_defs, bool tls_only, char *out, size_t cap)
+{
+    size_t n = 0, i = 0;
+    for (size_t d = 0; d < n_defs; d++)
+        n += !tls_only || defs[d].tls;
+    out[0] = '\0';
+    for (size_t d = 0; d < n_defs; d++)
+        if (!tls_only || defs[d].tls)
+            append_choice(out, cap, i++, n, defs[d].name);
+}
+
+static const struct scheme_def *find_scheme(const struct scheme_def *defs, size_t n, const char *name)
+{
+    for (size_t i = 0; i < n; i++)
+        if (strcmp(defs[i].name, name) == 0)
+            return &defs[i];
+    return NULL;
 }
 
 /* Seconds as written in the file: "10", "0.5", at most millisecond precision. */
@@ -160,13 +223,31 @@ static int parse_seconds(const char *s, uint32_t *ms)
     return 0;
 }
 
+static int digit_value(char c, unsigned base)
+{
+    if (is_digit(c))
+        return c - '0';
+    if (base == 16 && c >= 'a' && c <= 'f')
+        return c - 'a' + 10;
+    if (base == 16 && c >= 'A' && c <= 'F')
+        return c - 'A' + 10;
+    return -1;
+}
+
+/* Decimal, or hex after "0x" (firewall marks are usually written in hex). */
 static int parse_uint(const char *s, uint32_t *out)
 {
+    unsigned base = 10;
+    if (s[0] == '0' && (s[1] == 'x' || s[1] == 'X')) {
+        base = 16;
+        s += 2;
+    }
     uint64_t v = 0;
-    if (!is_digit(*s))
+    int d;
+    if (digit_value(*s, base) < 0)
         return -1;
-    for (; is_digit(*s); s++) {
-        v = v * 10 + (uint64_t)(*s - '0');
+    for (; (d = digit_value(*s, base)) >= 0; s++) {
+        v = v * base + (uint64_t)d;
         if (v > UINT32_MAX)
             return -1;
     }
@@ -211,33 +292,101 @@ static int set_uint(struct config *c, const struct key_def *k, const char *value
     return 0;
 }
 
-static int set_path(struct config *c, const struct key_def *k, const char *value, const struct origin *o,
-                    char *why, size_t cap)
+/* value as given, or relative to the directory of the file it came from. */
+static int resolve_path(const char *value, const struct origin *o, char *out, size_t cap)
 {
-    char *path = field_of(c, k);
     size_t dir_len = 0;
-
     if (value[0] != '\0' && value[0] != '/' && o->file) {
         const char *slash = strrchr(o->file, '/');
         dir_len = slash ? (size_t)(slash - o->file) + 1 : 0;
     }
-    int n = snprintf(path, sizeof(c->users_file), "%.*s%s", (int)dir_len, dir_len ? o->file : "", value);
-    if (n < 0 || (size_t)n >= sizeof(c->users_file)) {
-        path[0] = '\0';
-        return errbuf_fail(why, cap, "path too long (max %zu bytes)", sizeof(c->users_file) - 1);
+    int n = snprintf(out, cap, "%.*s%s", (int)dir_len, dir_len ? o->file : "", value);
+    if (n < 0 || (size_t)n >= cap) {
+        out[0] = '\0';
+        return -1;
     }
     return 0;
 }
 
-static int set_upstream(struct config *c, const char *value, char *why, size_t cap)
+static int set_path(struct config *c, const struct key_def *k, const char *value, const struct origin *o,
+                    char *why, size_t cap)
 {
-    struct proxy_url u;
-    if (url_parse(value, &u, why, cap) != 0)
+    if (resolve_path(value, o, field_of(c, k), sizeof(c->users_file)) != 0)
+        return errbuf_fail(why, cap, "path too long (max %zu bytes)", sizeof(c->users_file) - 1);
+    return 0;
+}
+
+_Static_assert(URL_PARAM_VALUE_MAX + 1 >= CONFIG_PATH_MAX, "a resolved path must fit back into its URL parameter");
+
+/* cert=, key=, ca=: resolved like other paths. The URL keeps the resolved
+ * name, so the dump names the file in use. */
+static int take_file_param(struct url_param *p, const struct origin *o, char *path, char *why, size_t cap)
+{
+    if (p->value[0] == '\0')
+        return errbuf_fail(why, cap, "parameter '%s': expected a file name", p->key);
+    if (resolve_path(p->value, o, path, CONFIG_PATH_MAX) != 0)
+        return errbuf_fail(why, cap, "parameter '%s': path too long (max %d bytes)", p->key, CONFIG_PATH_MAX - 1);
+    memcpy(p->value, path, strlen(path) + 1);
+    return 0;
+}
+
+static int upstream_param(struct upstream_cfg *up, struct url_param *p, const struct origin *o, char *why,
+                          size_t cap)
+{
+    bool ca = strcmp(p->key, "ca") == 0;
+    if (!ca && strcmp(p->key, "sni") != 0)
+        return errbuf_fail(why, cap, "unknown parameter '%s'", p->key);
+    if (!up->tls) {
+        char tls[64];
+        join_schemes(upstream_schemes, ARRAY_LEN(upstream_schemes), true, tls, sizeof(tls));
+        return errbuf_fail(why, cap, "parameter '%s' needs a TLS upstream (%s)", p->key, tls);
+    }
+    if (ca)
+        return take_file_param(p, o, up->ca_file, why, cap);
+
+    struct mp_target name;
+    if (target_set(&name, p->value, strlen(p->value), 0) != 0 || name.kind != TARGET_NAME)
+        return errbuf_fail(why, cap, "parameter 'sni': expected a host name, got '%s'", p->value);
+    memcpy(up->sni, name.host, sizeof(up->sni));
+    return 0;
+}
+
+static int parse_upstream(const char *value, const struct origin *o, struct upstream_cfg *up, char *why,
+                          size_t cap)
+{
+    memset(up, 0, sizeof(*up));
+    if (url_parse(value, &up->url, why, cap) != 0)
         return -1;
-    if (strcmp(u.scheme, "direct") != 0 || u.has_host)
-        return errbuf_fail(why, cap, "unsupported upstream '%s' (only 'direct' for now)", u.scheme);
-    c->upstream = UPSTREAM_DIRECT;
-    c->upstream_url = u;
+    const char *scheme = up->url.scheme;
+    const struct scheme_def *def = find_scheme(upstream_schemes, ARRAY_LEN(upstream_schemes), scheme);
+    if (!def) {
+        char list[128];
+        join_schemes(upstream_schemes, ARRAY_LEN(upstream_schemes), false, list, sizeof(list));
+        return errbuf_fail(why, cap, "unknown scheme '%s' (expected %s)", scheme, list);
+    }
+    up->kind = (enum upstream_kind)def->kind;
+    up->tls = def->tls;
+    if (up->kind == UPSTREAM_DIRECT)
+        return up->url.has_host ? errbuf_fail(why, cap, "direct takes no host (expected just 'direct')") : 0;
+
+    if (!up->url.has_host)
+        return errbuf_fail(why, cap, "expected %s://[USER:PASS@]HOST:PORT", scheme);
+    if (up->url.host.port == 0)
+        return errbuf_fail(why, cap, "invalid port (expected 1..65535)");
+    if (up->url.path[0])
+        return errbuf_fail(why, cap, "an upstream takes no path");
+    for (size_t i = 0; i < up->url.n_params; i++)
+        if (upstream_param(up, &up->url.params[i], o, why, cap) != 0)
+            return -1;
+    return 0;
+}
+
+static int set_upstream(struct config *c, const char *value, const struct origin *o, char *why, size_t cap)
+{
+    struct upstream_cfg up;
+    if (parse_upstream(value, o, &up, why, cap) != 0)
+        return -1;
+    c->upstream = up;
     return 0;
 }
 
@@ -250,31 +399,81 @@ static void free_listeners(struct config *c)
     c->n_listeners = 0;
 }
 
-static int parse_listener(const char *value, struct listener_cfg *l, char *why, size_t cap)
+static int listener_param(struct listener_cfg *l, struct url_param *p, const struct origin *o, char *why,
+                          size_t cap)
+{
+    const struct listener_kind_def *kind = &listener_kinds[l->kind];
+    if (strcmp(p->key, "mptcp") == 0) {
+        if (kind->no_mptcp)
+            return errbuf_fail(why, cap, "parameter 'mptcp' is not allowed on %s listeners (%s)", kind->name,
+                               kind->no_mptcp);
+        if (strcmp(p->value, "0") != 0 && strcmp(p->value, "1") != 0)
+            return errbuf_fail(why, cap, "parameter 'mptcp': expected 0 or 1, got '%s'", p->value);
+        l->mptcp = p->value[0] == '1';
+        return 0;
+    }
+    bool cert = strcmp(p->key, "cert") == 0;
+    if (!cert && strcmp(p->key, "key") != 0)
+        return errbuf_fail(why, cap, "unknown parameter '%s'", p->key);
+    if (!l->tls) {
+        char tls[64];
+        join_schemes(listener_schemes, ARRAY_LEN(listener_schemes), true, tls, sizeof(tls));
+        return errbuf_fail(why, cap, "parameter '%s' needs a TLS listener (%s)", p->key, tls);
+    }
+    return take_file_param(p, o, cert ? l->cert_file : l->key_file, why, cap);
+}
+
+/* Only forward listeners have a path: the fixed TARGET:PORT. */
+static int parse_listener_path(struct listener_cfg *l, char *why, size_t cap)
+{
+    const struct listener_kind_def *kind = &listener_kinds[l->kind];
+    const char *path = l->url.path;
+    if (!kind->target)
+        return path[0] ? errbuf_fail(why, cap, "a %s listener takes no path", l->url.scheme) : 0;
+    if (!path[0])
+        return errbuf_fail(why, cap, "missing target (expected %s://%s)", l->url.scheme, kind->usage);
+    if (target_parse_hostport(&l->forward_to, path, strlen(path), 0) != 0)
+        return errbuf_fail(why, cap, "invalid target '%s' (expected HOST:PORT or [IPv6]:PORT, port 1..65535)",
+                           path);
+    return 0;
+}
+
+static int parse_listener(const char *value, const struct origin *o, struct listener_cfg *l, char *why,
+                          size_t cap)
 {
     memset(l, 0, sizeof(*l));
     if (url_parse(value, &l->url, why, cap) != 0)
         return -1;
+    const char *scheme = l->url.scheme;
+    const struct scheme_def *def = find_scheme(listener_schemes, ARRAY_LEN(listener_schemes), scheme);
+    if (!def) {
+        char list[128];
+        join_schemes(listener_schemes, ARRAY_LEN(listener_schemes), false, list, sizeof(list));
+        return errbuf_fail(why, cap, "unknown scheme '%s' (expected %s)", scheme, list);
+    }
+    l->kind = (enum listener_kind)def->kind;
+    l->tls = def->tls;
+    const struct listener_kind_def *kind = &listener_kinds[l->kind];
 
-    size_t kind = 0;
-    while (listener_kind_names[kind] && strcmp(listener_kind_names[kind], l->url.scheme) != 0)
-        kind++;
-    if (!listener_kind_names[kind])
-        return errbuf_fail(why, cap, "unknown scheme '%s' (expected socks5, http or mixed)", l->url.scheme);
-    l->kind = (enum listener_kind)kind;
     if (!l->url.has_host)
-        return errbuf_fail(why, cap, "expected %s://[USER:PASS@]HOST:PORT", l->url.scheme);
-    if (l->url.path[0])
-        return errbuf_fail(why, cap, "a %s listener takes no path", l->url.scheme);
-    if (l->url.n_params > 0) /* none are defined for listeners yet */
-        return errbuf_fail(why, cap, "unknown parameter '%s'", l->url.params[0].key);
+        return errbuf_fail(why, cap, "expected %s://%s", scheme, kind->usage);
+    if (l->url.has_userinfo && !kind->users)
+        return errbuf_fail(why, cap, "a %s listener takes no USER:PASS (its clients do not authenticate)", scheme);
+    if (parse_listener_path(l, why, cap) != 0)
+        return -1;
+    for (size_t i = 0; i < l->url.n_params; i++)
+        if (listener_param(l, &l->url.params[i], o, why, cap) != 0)
+            return -1;
+    if (l->tls && (!l->cert_file[0] || !l->key_file[0]))
+        return errbuf_fail(why, cap, "missing parameter '%s' (a TLS listener needs cert=FILE and key=FILE)",
+                           l->cert_file[0] ? "key" : "cert");
     return 0;
 }
 
 static int add_listener(struct config *c, const char *value, const struct origin *o, char *why, size_t cap)
 {
     struct listener_cfg l;
-    if (parse_listener(value, &l, why, cap) != 0)
+    if (parse_listener(value, o, &l, why, cap) != 0)
         return -1;
     if (o->cli && !c->cli_listeners) {
         free_listeners(c);
@@ -299,7 +498,7 @@ static int set_value(struct config *c, const struct key_def *k, const char *valu
     case KEY_LISTEN:
         return add_listener(c, value, o, why, cap);
     case KEY_UPSTREAM:
-        return set_upstream(c, value, why, cap);
+        return set_upstream(c, value, o, why, cap);
     case KEY_CHOICE:
         return set_choice(c, k, value, why, cap);
     case KEY_SECONDS:
@@ -571,7 +770,8 @@ static int load_users(const char *path, struct user_list *users, char *err, size
     return rc;
 }
 
-/* users = the listener URL's user (first), then everyone from the file. */
+/* users = the listener URL's user (first), then everyone from the file.
+ * Kinds whose clients cannot authenticate (redirect, tproxy, forward) get none. */
 static int attach_users(struct listener_cfg *l, const struct user_list *file_users, const char *users_path,
                         char *err, size_t cap)
 {
@@ -580,7 +780,7 @@ static int attach_users(struct listener_cfg *l, const struct user_list *file_use
     l->n_users = 0;
 
     size_t n = file_users->n + (l->url.has_userinfo ? 1 : 0);
-    if (n == 0)
+    if (n == 0 || !listener_kinds[l->kind].users)
         return 0;
     l->users = calloc(n, sizeof(*l->users));
     if (!l->users)
@@ -602,6 +802,32 @@ static int attach_users(struct listener_cfg *l, const struct user_list *file_use
     return 0;
 }
 
+/* The daemon opens these at start-up; a typo should already fail "-t". */
+static int check_readable(const char *path, const char *what, char *err, size_t cap)
+{
+    FILE *f = fopen(path, "r");
+    if (!f)
+        return errbuf_fail(err, cap, "%s: cannot open %s: %s", path, what, strerror(errno));
+    int rc = 0;
+    if (getc(f) == EOF && ferror(f))
+        rc = errbuf_fail(err, cap, "%s: cannot read %s: %s", path, what, strerror(errno));
+    fclose(f);
+    return rc;
+}
+
+static int check_tls_files(const struct config *c, char *err, size_t cap)
+{
+    for (size_t i = 0; i < c->n_listeners; i++) {
+        const struct listener_cfg *l = &c->listeners[i];
+        if (l->tls && (check_readable(l->cert_file, "cert file", err, cap) != 0 ||
+                       check_readable(l->key_file, "key file", err, cap) != 0))
+            return -1;
+    }
+    if (c->upstream.ca_file[0])
+        return check_readable(c->upstream.ca_file, "CA file", err, cap);
+    return 0;
+}
+
 int config_finalize(struct config *c, char *err, size_t err_cap)
 {
     char why[WHY_MAX];
@@ -611,6 +837,9 @@ int config_finalize(struct config *c, char *err, size_t err_cap)
     for (size_t i = 0; use_defaults && i < ARRAY_LEN(default_listeners); i++)
         if (add_listener(c, default_listeners[i], &builtin, why, sizeof(why)) != 0)
             return errbuf_fail(err, err_cap, "default listener %s: %s", default_listeners[i], why);
+
+    if (check_tls_files(c, err, err_cap) != 0)
+        return -1;
 
     struct user_list file_users = {NULL, 0};
     int rc = c->users_file[0] ? load_users(c->users_file, &file_users, err, err_cap) : 0;
@@ -641,7 +870,7 @@ static void dump_key(const struct config *c, const struct key_def *k, FILE *out)
         }
         return;
     case KEY_UPSTREAM:
-        url_format_redacted(&c->upstream_url, value, sizeof(value));
+        url_format_redacted(&c->upstream.url, value, sizeof(value));
         break;
     case KEY_CHOICE:
         snprintf(value, sizeof(value), "%s", k->choices[*(const int *)const_field_of(c, k)]);
@@ -681,5 +910,5 @@ const char *mptcp_mode_name(enum mptcp_mode m)
 
 const char *listener_kind_name(enum listener_kind k)
 {
-    return (size_t)k < ARRAY_LEN(listener_kind_names) - 1 ? listener_kind_names[k] : "?";
+    return (size_t)k < ARRAY_LEN(listener_kinds) ? listener_kinds[k].name : "?";
 }

@@ -247,13 +247,15 @@ static void put(struct out_buf *b, const char *s)
     put_bytes(b, s, strlen(s));
 }
 
-/* Escapes all but RFC 3986 unreserved characters, so the result parses back. */
-static void put_escaped(struct out_buf *b, const char *s)
+/* Escapes all but RFC 3986 unreserved characters and those in keep, so the
+ * result parses back. */
+static void put_escaped(struct out_buf *b, const char *s, const char *keep)
 {
     static const char hex[] = "0123456789ABCDEF";
     for (; *s; s++) {
         unsigned char c = (unsigned char)*s;
-        if (is_alpha((char)c) || is_digit((char)c) || c == '-' || c == '.' || c == '_' || c == '~') {
+        if (is_alpha((char)c) || is_digit((char)c) || c == '-' || c == '.' || c == '_' || c == '~' ||
+            strchr(keep, c)) {
             put_bytes(b, (const char *)&c, 1);
         } else {
             char esc[3] = {'%', hex[c >> 4], hex[c & 15]};
@@ -274,7 +276,7 @@ void url_format_redacted(const struct proxy_url *u, char *out, size_t cap)
         return;
     put(&b, "://");
     if (u->has_userinfo) {
-        put_escaped(&b, u->user);
+        put_escaped(&b, u->user, "");
         put(&b, ":***@");
     }
     char hostport[TARGET_HOST_MAX + 16];
@@ -288,6 +290,6 @@ void url_format_redacted(const struct proxy_url *u, char *out, size_t cap)
         put(&b, i == 0 ? "?" : "&");
         put(&b, u->params[i].key);
         put(&b, "=");
-        put_escaped(&b, u->params[i].value);
+        put_escaped(&b, u->params[i].value, "/:"); /* file names stay readable */
     }
 }

@@ -13,8 +13,20 @@
 
 enum mptcp_mode { MPTCP_MODE_AUTO, MPTCP_MODE_ON, MPTCP_MODE_OFF };
 enum log_level { LOG_ERROR, LOG_WARN, LOG_INFO, LOG_DEBUG };
-enum listener_kind { LISTEN_SOCKS5, LISTEN_HTTP, LISTEN_MIXED };
-enum upstream_kind { UPSTREAM_DIRECT };
+/* Listener schemes: socks5, http, mixed (each also "+tls"; "https" is
+ * http+tls), redirect, tproxy, forward. */
+enum listener_kind {
+    LISTEN_SOCKS5,
+    LISTEN_HTTP,
+    LISTEN_MIXED,
+    LISTEN_REDIRECT, /* nftables/iptables REDIRECT: destination from SO_ORIGINAL_DST */
+    LISTEN_TPROXY,   /* TPROXY: IP_TRANSPARENT listener, destination from getsockname */
+    LISTEN_FORWARD,  /* static port forward to a fixed target */
+};
+/* Upstream schemes: direct, socks5, http, socks5+tls, https. */
+enum upstream_kind { UPSTREAM_DIRECT, UPSTREAM_SOCKS5, UPSTREAM_HTTP };
+
+#define CONFIG_PATH_MAX 1024
 
 struct user_cred {
     char name[URL_CRED_MAX + 1];
@@ -26,14 +38,29 @@ struct listener_cfg {
     struct proxy_url url;    /* as given; url.host is the bind address */
     struct user_cred *users; /* URL user plus the users file; auth required when n_users > 0 */
     size_t n_users;
+    bool mptcp;              /* ?mptcp=1: accept MPTCP clients too (not for redirect) */
+    bool tls;                /* "+tls" schemes and https: terminate TLS */
+    char cert_file[CONFIG_PATH_MAX]; /* ?cert=FILE (PEM chain), required with tls */
+    char key_file[CONFIG_PATH_MAX];  /* ?key=FILE (PEM), required with tls */
+    struct mp_target forward_to;     /* forward:// only: from the URL path "TARGET:PORT" */
+};
+
+/* Where connections go: straight to the destination, or through a parent
+ * proxy (typically the concentrator) reached over MPTCP. */
+struct upstream_cfg {
+    enum upstream_kind kind;
+    bool tls;                      /* socks5+tls://, https:// */
+    struct proxy_url url;          /* parent host, port, USER:PASS */
+    char ca_file[CONFIG_PATH_MAX]; /* ?ca=FILE to verify the parent; "" = system store */
+    char sni[TARGET_HOST_MAX + 1]; /* ?sni=NAME; "" = the URL's host when it is a name */
 };
 
 struct config {
     struct listener_cfg *listeners;
     size_t n_listeners;
-    enum upstream_kind upstream;
-    struct proxy_url upstream_url;
+    struct upstream_cfg upstream;
     enum mptcp_mode mptcp;
+    uint32_t mark;                 /* [mpconv] mark: SO_MARK on upstream sockets, 0 = unset */
     enum log_level log_level;
     uint32_t connect_timeout_ms;   /* [timeouts] connect, seconds in the file */
     uint32_t handshake_timeout_ms; /* [timeouts] handshake */
@@ -67,6 +94,8 @@ void config_dump(const struct config *c, FILE *out);
 void config_free(struct config *c);
 
 const char *mptcp_mode_name(enum mptcp_mode m);
+/* Scheme names as in URLs: "socks5", "http", "mixed", "redirect", "tproxy",
+ * "forward" (without "+tls"). */
 const char *listener_kind_name(enum listener_kind k);
 
 #endif

@@ -2,6 +2,7 @@
  * that need one small file each write it to a temporary file instead. */
 #include <setjmp.h>
 #include <stdarg.h>
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -95,6 +96,30 @@ static void assert_load_error(const char *content, const char *expected)
     remove_temp(path);
 }
 
+/* Expects config_set(key, value) to fail with "KEY: " + expected. */
+static void assert_set_error(const char *key, const char *value, const char *expected)
+{
+    struct config c;
+    char want[2048];
+    snprintf(want, sizeof(want), "%s: %s", key, expected);
+    config_init(&c);
+    assert_int_equal(config_set(&c, key, value, err, sizeof(err)), -1);
+    assert_string_equal(err, want);
+    config_free(&c);
+}
+
+/* Expects config_finalize to fail with expected, after url was added. */
+static void assert_finalize_error(const char *key, const char *url, const char *expected)
+{
+    struct config c;
+    config_init(&c);
+    if (config_set(&c, key, url, err, sizeof(err)) != 0)
+        fail_msg("%s", err);
+    assert_int_equal(config_finalize(&c, err, sizeof(err)), -1);
+    assert_string_equal(err, expected);
+    config_free(&c);
+}
+
 /* Writes users to a temporary file and finalizes a config that points at it
  * (plus extra_config); expects "USERS_PATH:" + expected. */
 static void assert_users_error(const char *users, const char *extra_config, const char *expected)
@@ -120,9 +145,11 @@ static void test_defaults(void **state)
     config_init(&c);
     assert_int_equal(c.n_listeners, 0);
     assert_null(c.listeners);
-    assert_int_equal(c.upstream, UPSTREAM_DIRECT);
-    assert_string_equal(c.upstream_url.scheme, "direct");
+    assert_int_equal(c.upstream.kind, UPSTREAM_DIRECT);
+    assert_false(c.upstream.tls);
+    assert_string_equal(c.upstream.url.scheme, "direct");
     assert_int_equal(c.mptcp, MPTCP_MODE_AUTO);
+    assert_int_equal(c.mark, 0);
     assert_int_equal(c.log_level, LOG_INFO);
     assert_int_equal(c.connect_timeout_ms, 10000);
     assert_int_equal(c.handshake_timeout_ms, 10000);
@@ -142,6 +169,9 @@ static void test_names(void **state)
     assert_string_equal(listener_kind_name(LISTEN_SOCKS5), "socks5");
     assert_string_equal(listener_kind_name(LISTEN_HTTP), "http");
     assert_string_equal(listener_kind_name(LISTEN_MIXED), "mixed");
+    assert_string_equal(listener_kind_name(LISTEN_REDIRECT), "redirect");
+    assert_string_equal(listener_kind_name(LISTEN_TPROXY), "tproxy");
+    assert_string_equal(listener_kind_name(LISTEN_FORWARD), "forward");
 }
 
 static void test_default_listeners(void **state)
@@ -173,9 +203,11 @@ static void test_good_file(void **state)
     load_ok(&c, path);
 
     assert_string_equal(c.source, path);
-    assert_int_equal(c.n_listeners, 3);
+    assert_int_equal(c.n_listeners, 7);
     assert_int_equal(c.listeners[0].kind, LISTEN_SOCKS5);
     assert_int_equal(c.listeners[0].url.host.port, 0);
+    assert_false(c.listeners[0].mptcp);
+    assert_false(c.listeners[0].tls);
     assert_int_equal(c.listeners[1].kind, LISTEN_HTTP);
     assert_int_equal(c.listeners[1].url.host.kind, TARGET_IPV6);
     assert_string_equal(c.listeners[1].url.host.host, "::1");
@@ -183,8 +215,35 @@ static void test_good_file(void **state)
     assert_string_equal(c.listeners[2].url.host.host, "localhost");
     assert_string_equal(c.listeners[2].url.user, "bob");
     assert_string_equal(c.listeners[2].url.pass, "pa;ss:w");
-    assert_int_equal(c.upstream, UPSTREAM_DIRECT);
+
+    const struct listener_cfg *https = &c.listeners[3], *forward = &c.listeners[4];
+    char tls_pem[1024];
+    snprintf(tls_pem, sizeof(tls_pem), "%s", data_path("tls.pem")); /* relative to good.conf */
+    assert_int_equal(https->kind, LISTEN_HTTP);
+    assert_true(https->tls);
+    assert_true(https->mptcp);
+    assert_string_equal(https->cert_file, tls_pem);
+    assert_string_equal(https->key_file, tls_pem);
+    assert_int_equal(forward->kind, LISTEN_FORWARD);
+    assert_false(forward->mptcp);
+    assert_int_equal(forward->forward_to.kind, TARGET_IPV6);
+    assert_string_equal(forward->forward_to.host, "2001:db8::1");
+    assert_int_equal(forward->forward_to.port, 22);
+    assert_int_equal(c.listeners[5].kind, LISTEN_REDIRECT);
+    assert_false(c.listeners[5].mptcp);
+    assert_int_equal(c.listeners[6].kind, LISTEN_TPROXY);
+    assert_true(c.listeners[6].mptcp);
+
+    assert_int_equal(c.upstream.kind, UPSTREAM_HTTP);
+    assert_true(c.upstream.tls);
+    assert_string_equal(c.upstream.url.host.host, "concentrator.example");
+    assert_int_equal(c.upstream.url.host.port, 443);
+    assert_string_equal(c.upstream.url.user, "router");
+    assert_string_equal(c.upstream.url.pass, "pw");
+    assert_string_equal(c.upstream.ca_file, tls_pem);
+    assert_string_equal(c.upstream.sni, "c.example");
     assert_int_equal(c.mptcp, MPTCP_MODE_OFF);
+    assert_int_equal(c.mark, 0x100);
     assert_int_equal(c.log_level, LOG_DEBUG);
     assert_int_equal(c.connect_timeout_ms, 500);
     assert_int_equal(c.handshake_timeout_ms, 2250);
@@ -212,6 +271,12 @@ static void test_users_are_attached(void **state)
     assert_string_equal(with_user->users[0].name, "bob");
     assert_string_equal(with_user->users[0].pass, "pa;ss:w");
     assert_string_equal(with_user->users[2].name, "carol");
+
+    assert_int_equal(c.listeners[3].n_users, 2); /* https */
+    for (size_t i = 4; i < c.n_listeners; i++) { /* forward, redirect, tproxy: clients cannot authenticate */
+        assert_int_equal(c.listeners[i].n_users, 0);
+        assert_null(c.listeners[i].users);
+    }
 
     finalize_ok(&c); /* again: users are rebuilt, not appended */
     assert_int_equal(with_user->n_users, 3);
@@ -290,8 +355,8 @@ static void test_bad_choices(void **state)
     assert_load_error("[mpconv]\nmptcp = yes\n", "2: mptcp: expected auto, on or off, got 'yes'");
     assert_load_error("[mpconv]\nlog_level = verbose\n",
                       "2: log_level: expected error, warn, info or debug, got 'verbose'");
-    assert_load_error("[mpconv]\nupstream = socks5://user:pw@10.0.0.1:1080\n",
-                      "2: upstream: unsupported upstream 'socks5' (only 'direct' for now)");
+    assert_load_error("[mpconv]\nupstream = ftp://user:pw@10.0.0.1:21\n",
+                      "2: upstream: unknown scheme 'ftp' (expected direct, socks5, socks5+tls, http or https)");
 }
 
 static void test_bad_numbers(void **state)
@@ -332,8 +397,14 @@ static void test_bad_listeners(void **state)
 {
     (void)state;
     assert_load_error("[mpconv]\nlisten = ftp://127.0.0.1:21\n",
-                      "2: listen: unknown scheme 'ftp' (expected socks5, http or mixed)");
-    assert_load_error("[mpconv]\nlisten = socks5://127.0.0.1:1080?mptcp=1\n", "2: listen: unknown parameter 'mptcp'");
+                      "2: listen: unknown scheme 'ftp' (expected socks5, socks5+tls, http, https, mixed, mixed+tls, "
+                      "redirect, tproxy or forward)");
+    assert_load_error("[mpconv]\nlisten = socks5://127.0.0.1:1080?mtcp=1\n", "2: listen: unknown parameter 'mtcp'");
+    assert_load_error("[mpconv]\nlisten = redirect://0.0.0.0:1?mptcp=1\n",
+                      "2: listen: parameter 'mptcp' is not allowed on redirect listeners (SO_ORIGINAL_DST does not "
+                      "work on MPTCP sockets; use tproxy)");
+    assert_load_error("[mpconv]\nlisten = https://0.0.0.0:443?cert=c.pem\n",
+                      "2: listen: missing parameter 'key' (a TLS listener needs cert=FILE and key=FILE)");
     assert_load_error("[mpconv]\nlisten = socks5://127.0.0.1\n", "2: listen: missing port (expected HOST:PORT)");
     assert_load_error("[mpconv]\nlisten = socks5://127.0.0.1:1080/x\n", "2: listen: a socks5 listener takes no path");
     assert_load_error("[mpconv]\nlisten = socks5\n", "2: listen: expected socks5://[USER:PASS@]HOST:PORT");
@@ -431,7 +502,7 @@ static void test_cli_listeners_replace_the_files(void **state)
     struct config c;
     config_init(&c);
     load_ok(&c, data_path("good.conf"));
-    assert_int_equal(c.n_listeners, 3);
+    assert_int_equal(c.n_listeners, 7);
 
     assert_int_equal(config_add_listener_url(&c, "mixed://0.0.0.0:0", err, sizeof(err)), 0);
     assert_int_equal(c.n_listeners, 1);
@@ -443,7 +514,8 @@ static void test_cli_listeners_replace_the_files(void **state)
     assert_int_equal(c.n_listeners, 2);
 
     assert_int_equal(config_add_listener_url(&c, "ftp://h:1", err, sizeof(err)), -1);
-    assert_string_equal(err, "mpconv.listen: unknown scheme 'ftp' (expected socks5, http or mixed)");
+    assert_string_equal(err, "mpconv.listen: unknown scheme 'ftp' (expected socks5, socks5+tls, http, https, mixed, "
+                             "mixed+tls, redirect, tproxy or forward)");
     assert_int_equal(c.n_listeners, 2);
     config_free(&c);
 }
@@ -461,6 +533,17 @@ static void test_dump_reads_back(void **state)
     assert_non_null(strstr(dump, "listen = mixed://bob:***@localhost:1081\n"));
     assert_non_null(strstr(dump, "connect = 0.5\n"));
     assert_non_null(strstr(dump, "handshake = 2.25\n"));
+    assert_non_null(strstr(dump, "listen = forward://[::1]:2222/[2001:db8::1]:22?mptcp=0\n"));
+    assert_non_null(strstr(dump, "listen = redirect://0.0.0.0:12345\n"));
+    assert_non_null(strstr(dump, "mark = 256\n"));
+    char want[4096], tls_pem[1024];
+    snprintf(tls_pem, sizeof(tls_pem), "%s", data_path("tls.pem"));
+    snprintf(want, sizeof(want), "listen = https://127.0.0.1:8443?cert=%s&key=%s&mptcp=1\n", tls_pem, tls_pem);
+    assert_non_null(strstr(dump, want));
+    snprintf(want, sizeof(want), "upstream = https://router:***@concentrator.example:443?ca=%s&sni=c.example\n",
+             tls_pem);
+    assert_non_null(strstr(dump, want));
+    assert_null(strstr(dump, ":pw@"));
 
     char *path = write_temp(dump);
     config_init(&back);
@@ -474,6 +557,284 @@ static void test_dump_reads_back(void **state)
     config_free(&back);
     config_free(&c);
     remove_temp(path);
+}
+
+/* Adds one listener from the command line; returns it. */
+static const struct listener_cfg *listen_ok(struct config *c, const char *url)
+{
+    if (config_add_listener_url(c, url, err, sizeof(err)) != 0)
+        fail_msg("%s: %s", url, err);
+    return &c->listeners[c->n_listeners - 1];
+}
+
+static void test_listener_schemes(void **state)
+{
+    (void)state;
+    static const struct {
+        const char *url;
+        enum listener_kind kind;
+        bool tls;
+    } cases[] = {
+        {"socks5://h:1", LISTEN_SOCKS5, false},
+        {"socks5+tls://h:1?cert=%s&key=%s", LISTEN_SOCKS5, true},
+        {"http://h:1", LISTEN_HTTP, false},
+        {"https://h:1?cert=%s&key=%s", LISTEN_HTTP, true},
+        {"mixed://h:1", LISTEN_MIXED, false},
+        {"mixed+tls://h:1?key=%s&cert=%s", LISTEN_MIXED, true},
+        {"redirect://h:1", LISTEN_REDIRECT, false},
+        {"tproxy://h:1", LISTEN_TPROXY, false},
+        {"forward://h:1/t:2", LISTEN_FORWARD, false},
+    };
+    char pem[1024];
+    snprintf(pem, sizeof(pem), "%s", data_path("tls.pem"));
+    struct config c;
+    config_init(&c);
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        char url[4096];
+        snprintf(url, sizeof(url), cases[i].url, pem, pem);
+        const struct listener_cfg *l = listen_ok(&c, url);
+        assert_int_equal(l->kind, cases[i].kind);
+        assert_int_equal(l->tls, cases[i].tls);
+        assert_false(l->mptcp);
+        assert_string_equal(l->cert_file, cases[i].tls ? pem : "");
+        assert_string_equal(l->key_file, cases[i].tls ? pem : "");
+    }
+    finalize_ok(&c);
+    config_free(&c);
+}
+
+static void test_listener_mptcp_param(void **state)
+{
+    (void)state;
+    struct config c;
+    config_init(&c);
+    assert_true(listen_ok(&c, "socks5://h:1?mptcp=1")->mptcp);
+    assert_false(listen_ok(&c, "socks5://h:1?mptcp=0")->mptcp);
+    assert_true(listen_ok(&c, "mixed://h:1?mptcp=1")->mptcp);
+    assert_true(listen_ok(&c, "tproxy://h:1?mptcp=1")->mptcp);
+    assert_true(listen_ok(&c, "forward://h:1/t:2?mptcp=1")->mptcp);
+    assert_false(listen_ok(&c, "redirect://h:1")->mptcp);
+    config_free(&c);
+
+    const char *why = "parameter 'mptcp' is not allowed on redirect listeners (SO_ORIGINAL_DST does not work on "
+                      "MPTCP sockets; use tproxy)";
+    assert_set_error("mpconv.listen", "redirect://h:1?mptcp=1", why);
+    assert_set_error("mpconv.listen", "redirect://h:1?mptcp=0", why);
+    assert_set_error("mpconv.listen", "socks5://h:1?mptcp=yes", "parameter 'mptcp': expected 0 or 1, got 'yes'");
+    assert_set_error("mpconv.listen", "socks5://h:1?mptcp", "parameter 'mptcp': expected 0 or 1, got ''");
+}
+
+static void test_forward_target(void **state)
+{
+    (void)state;
+    struct config c;
+    config_init(&c);
+    const struct listener_cfg *l = listen_ok(&c, "forward://0.0.0.0:2222/example.com:22");
+    assert_int_equal(l->url.host.port, 2222);
+    assert_int_equal(l->forward_to.kind, TARGET_NAME);
+    assert_string_equal(l->forward_to.host, "example.com");
+    assert_int_equal(l->forward_to.port, 22);
+    l = listen_ok(&c, "forward://[::]:53/10.0.0.53:65535");
+    assert_int_equal(l->forward_to.kind, TARGET_IPV4);
+    assert_int_equal(l->forward_to.port, 65535);
+    l = listen_ok(&c, "forward://127.0.0.1:1/[fe80::1]:1");
+    assert_int_equal(l->forward_to.kind, TARGET_IPV6);
+    assert_string_equal(l->forward_to.host, "fe80::1");
+    assert_int_equal(l->forward_to.port, 1);
+    config_free(&c);
+
+    const char *missing = "missing target (expected forward://HOST:PORT/TARGET:PORT)";
+    assert_set_error("mpconv.listen", "forward://h:1", missing);
+    assert_set_error("mpconv.listen", "forward://h:1/", missing);
+    assert_set_error("mpconv.listen", "forward://h:1?mptcp=1", missing);
+    assert_set_error("mpconv.listen", "forward", "expected forward://HOST:PORT/TARGET:PORT");
+    static const char *const bad[] = {"t", "t:0", "t:65536", "t:", "::1:22", "[t]:22", "[::1]", "t:2/x", "t:2x"};
+    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+        char url[128], want[256];
+        snprintf(url, sizeof(url), "forward://h:1/%s", bad[i]);
+        snprintf(want, sizeof(want), "invalid target '%s' (expected HOST:PORT or [IPv6]:PORT, port 1..65535)",
+                 bad[i]);
+        assert_set_error("mpconv.listen", url, want);
+    }
+    assert_set_error("mpconv.listen", "forward+tls://h:1/t:2",
+                     "unknown scheme 'forward+tls' (expected socks5, socks5+tls, http, https, mixed, mixed+tls, "
+                     "redirect, tproxy or forward)");
+}
+
+static void test_listeners_without_auth(void **state)
+{
+    (void)state;
+    assert_set_error("mpconv.listen", "redirect://u:p@h:1",
+                     "a redirect listener takes no USER:PASS (its clients do not authenticate)");
+    assert_set_error("mpconv.listen", "tproxy://u@h:1",
+                     "a tproxy listener takes no USER:PASS (its clients do not authenticate)");
+    assert_set_error("mpconv.listen", "forward://u:p@h:1/t:2",
+                     "a forward listener takes no USER:PASS (its clients do not authenticate)");
+    assert_set_error("mpconv.listen", "redirect://h:1/t:2", "a redirect listener takes no path");
+    assert_set_error("mpconv.listen", "tproxy://h:1/x", "a tproxy listener takes no path");
+    assert_set_error("mpconv.listen", "https://h:1/x?cert=c&key=k", "a https listener takes no path");
+    assert_set_error("mpconv.listen", "redirect", "expected redirect://HOST:PORT");
+    assert_set_error("mpconv.listen", "mixed+tls", "expected mixed+tls://[USER:PASS@]HOST:PORT");
+}
+
+static void test_listener_tls_params(void **state)
+{
+    (void)state;
+    const char *tls_only = "needs a TLS listener (socks5+tls, https or mixed+tls)";
+    char want[256];
+    snprintf(want, sizeof(want), "parameter 'cert' %s", tls_only);
+    assert_set_error("mpconv.listen", "socks5://h:1?cert=c.pem", want);
+    assert_set_error("mpconv.listen", "tproxy://h:1?cert=c.pem", want);
+    snprintf(want, sizeof(want), "parameter 'key' %s", tls_only);
+    assert_set_error("mpconv.listen", "forward://h:1/t:2?key=k.pem", want);
+
+    const char *need_cert = "missing parameter 'cert' (a TLS listener needs cert=FILE and key=FILE)";
+    const char *need_key = "missing parameter 'key' (a TLS listener needs cert=FILE and key=FILE)";
+    assert_set_error("mpconv.listen", "https://h:1", need_cert);
+    assert_set_error("mpconv.listen", "socks5+tls://h:1?key=k.pem", need_cert);
+    assert_set_error("mpconv.listen", "mixed+tls://h:1?cert=c.pem&mptcp=1", need_key);
+    assert_set_error("mpconv.listen", "https://h:1?cert=&key=k.pem", "parameter 'cert': expected a file name");
+    assert_set_error("mpconv.listen", "https://h:1?cert=c.pem&key", "parameter 'key': expected a file name");
+    assert_set_error("mpconv.listen", "https://h:1?cert=c&key=k&ca=x", "unknown parameter 'ca'");
+}
+
+static void test_tls_files_must_be_readable(void **state)
+{
+    (void)state;
+    char url[4096];
+    const char *pem = data_path("tls.pem");
+
+    snprintf(url, sizeof(url), "https://h:1?cert=/nonexistent/cert.pem&key=%s", pem);
+    assert_finalize_error("mpconv.listen", url,
+                          "/nonexistent/cert.pem: cannot open cert file: No such file or directory");
+    snprintf(url, sizeof(url), "socks5+tls://h:1?cert=%s&key=/nonexistent/key.pem", pem);
+    assert_finalize_error("mpconv.listen", url,
+                          "/nonexistent/key.pem: cannot open key file: No such file or directory");
+    snprintf(url, sizeof(url), "mixed+tls://h:1?cert=/&key=%s", pem);
+    assert_finalize_error("mpconv.listen", url, "/: cannot read cert file: Is a directory");
+    assert_finalize_error("mpconv.upstream", "https://p:1?ca=/nonexistent/ca.pem",
+                          "/nonexistent/ca.pem: cannot open CA file: No such file or directory");
+    assert_finalize_error("mpconv.upstream", "socks5+tls://p:1?ca=/", "/: cannot read CA file: Is a directory");
+
+    /* from a file: relative to it */
+    char *path = write_temp("[mpconv]\nupstream = https://p:1?ca=no-such-ca.pem\n");
+    struct config c;
+    config_init(&c);
+    load_ok(&c, path);
+    assert_string_equal(c.upstream.ca_file, "/tmp/no-such-ca.pem");
+    assert_int_equal(config_finalize(&c, err, sizeof(err)), -1);
+    assert_string_equal(err, "/tmp/no-such-ca.pem: cannot open CA file: No such file or directory");
+    config_free(&c);
+    remove_temp(path);
+}
+
+static const struct upstream_cfg *upstream_ok(struct config *c, const char *url)
+{
+    if (config_set(c, "mpconv.upstream", url, err, sizeof(err)) != 0)
+        fail_msg("%s: %s", url, err);
+    return &c->upstream;
+}
+
+static void test_upstreams(void **state)
+{
+    (void)state;
+    struct config c;
+    config_init(&c);
+    const struct upstream_cfg *up = upstream_ok(&c, "socks5://router:s%40cret@10.0.0.1:1080");
+    assert_int_equal(up->kind, UPSTREAM_SOCKS5);
+    assert_false(up->tls);
+    assert_string_equal(up->url.host.host, "10.0.0.1");
+    assert_int_equal(up->url.host.port, 1080);
+    assert_string_equal(up->url.user, "router");
+    assert_string_equal(up->url.pass, "s@cret");
+
+    up = upstream_ok(&c, "http://[2001:db8::1]:3128");
+    assert_int_equal(up->kind, UPSTREAM_HTTP);
+    assert_false(up->tls);
+    assert_false(up->url.has_userinfo);
+    assert_int_equal(up->url.host.kind, TARGET_IPV6);
+
+    up = upstream_ok(&c, "socks5+tls://192.0.2.1:1443?ca=ca.pem&sni=concentrator.example");
+    assert_int_equal(up->kind, UPSTREAM_SOCKS5);
+    assert_true(up->tls);
+    assert_string_equal(up->ca_file, "ca.pem"); /* the command line's paths stay as given */
+    assert_string_equal(up->sni, "concentrator.example");
+
+    up = upstream_ok(&c, "https://u:p@c.example:443");
+    assert_int_equal(up->kind, UPSTREAM_HTTP);
+    assert_true(up->tls);
+    assert_string_equal(up->ca_file, "");
+    assert_string_equal(up->sni, "");
+
+    up = upstream_ok(&c, "DIRECT");
+    assert_int_equal(up->kind, UPSTREAM_DIRECT);
+    assert_false(up->tls);
+    assert_false(up->url.has_host);
+    config_free(&c);
+}
+
+static void test_bad_upstreams(void **state)
+{
+    (void)state;
+    static const struct {
+        const char *url, *why;
+    } cases[] = {
+        {"ftp://h:1", "unknown scheme 'ftp' (expected direct, socks5, socks5+tls, http or https)"},
+        {"mixed://h:1", "unknown scheme 'mixed' (expected direct, socks5, socks5+tls, http or https)"},
+        {"direct://h:1", "direct takes no host (expected just 'direct')"},
+        {"socks5", "expected socks5://[USER:PASS@]HOST:PORT"},
+        {"https", "expected https://[USER:PASS@]HOST:PORT"},
+        {"socks5://h", "missing port (expected HOST:PORT)"},
+        {"socks5://h:0", "invalid port (expected 1..65535)"},
+        {"http://h:65536", "invalid port (expected 0..65535)"},
+        {"http://h:1/x", "an upstream takes no path"},
+        {"https://h:1?mptcp=1", "unknown parameter 'mptcp'"},
+        {"socks5://h:1?ca=ca.pem", "parameter 'ca' needs a TLS upstream (socks5+tls or https)"},
+        {"http://h:1?sni=h.example", "parameter 'sni' needs a TLS upstream (socks5+tls or https)"},
+        {"https://h:1?ca=", "parameter 'ca': expected a file name"},
+        {"https://h:1?sni=", "parameter 'sni': expected a host name, got ''"},
+        {"https://h:1?sni=192.0.2.1", "parameter 'sni': expected a host name, got '192.0.2.1'"},
+        {"https://h:1?sni=a%20b", "parameter 'sni': expected a host name, got 'a b'"},
+    };
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++)
+        assert_set_error("mpconv.upstream", cases[i].url, cases[i].why);
+
+    assert_load_error("[mpconv]\nupstream = socks5://h:0\n", "2: upstream: invalid port (expected 1..65535)");
+
+    struct config c; /* a rejected value leaves the previous one */
+    config_init(&c);
+    upstream_ok(&c, "socks5://h:1");
+    assert_int_equal(config_set(&c, "mpconv.upstream", "socks5://h:0", err, sizeof(err)), -1);
+    assert_int_equal(c.upstream.kind, UPSTREAM_SOCKS5);
+    assert_int_equal(c.upstream.url.host.port, 1);
+    config_free(&c);
+}
+
+static void test_mark(void **state)
+{
+    (void)state;
+    static const struct {
+        const char *text;
+        uint32_t value;
+    } good[] = {{"0", 0}, {"1", 1}, {"4294967295", UINT32_MAX}, {"0xffffffff", UINT32_MAX},
+                {"0X10", 16}, {"0x00000100", 256}, {"007", 7}};
+    struct config c;
+    config_init(&c);
+    for (size_t i = 0; i < sizeof(good) / sizeof(good[0]); i++) {
+        if (config_set(&c, "mpconv.mark", good[i].text, err, sizeof(err)) != 0)
+            fail_msg("%s", err);
+        assert_int_equal(c.mark, good[i].value);
+    }
+    config_free(&c);
+
+    static const char *const bad[] = {"4294967296", "0x100000000", "-1", "0x", "", "1.5", "0xg", " 1", "1 ", "x1"};
+    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+        char want[256];
+        snprintf(want, sizeof(want), "expected an integer from 0 to 4294967295, got '%s'", bad[i]);
+        assert_set_error("mpconv.mark", bad[i], want);
+    }
+    assert_load_error("[mpconv]\nmark = 0x1zz\n", "2: mark: expected an integer from 0 to 4294967295, got '0x1zz'");
+    assert_load_error("[mpconv]\nmark = 1\nmark = 2\n", "3: mark: duplicate key (first set on line 2)");
 }
 
 static const char *example_path(void)
@@ -522,6 +883,32 @@ static void test_example_lists_every_default(void **state)
     config_free(&c);
 }
 
+/* The commented-out listen and upstream examples parse. */
+static void test_example_urls_parse(void **state)
+{
+    (void)state;
+    char *example = read_all(example_path());
+    size_t n = 0;
+    struct config c;
+    config_init(&c);
+    for (char *line = strtok(example, "\n"); line; line = strtok(NULL, "\n")) {
+        if (line[0] != ';')
+            continue;
+        line += 1 + strspn(line + 1, " ");
+        const char *key = strncmp(line, "listen = ", 9) == 0     ? "mpconv.listen"
+                          : strncmp(line, "upstream = ", 11) == 0 ? "mpconv.upstream"
+                                                                  : NULL;
+        if (!key)
+            continue;
+        if (config_set(&c, key, strchr(line, '=') + 2, err, sizeof(err)) != 0)
+            fail_msg("etc/mpconv.conf: %s: %s", line, err);
+        n++;
+    }
+    assert_true(n >= 8);
+    config_free(&c);
+    free(example);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -544,9 +931,19 @@ int main(void)
         cmocka_unit_test(test_empty_users_file),
         cmocka_unit_test(test_config_set),
         cmocka_unit_test(test_cli_listeners_replace_the_files),
+        cmocka_unit_test(test_listener_schemes),
+        cmocka_unit_test(test_listener_mptcp_param),
+        cmocka_unit_test(test_forward_target),
+        cmocka_unit_test(test_listeners_without_auth),
+        cmocka_unit_test(test_listener_tls_params),
+        cmocka_unit_test(test_tls_files_must_be_readable),
+        cmocka_unit_test(test_upstreams),
+        cmocka_unit_test(test_bad_upstreams),
+        cmocka_unit_test(test_mark),
         cmocka_unit_test(test_dump_reads_back),
         cmocka_unit_test(test_example_config_loads),
         cmocka_unit_test(test_example_lists_every_default),
+        cmocka_unit_test(test_example_urls_parse),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -222,7 +222,11 @@ static void test_format_redacted(void **state)
 
     u = parse_ok("forward://a%40b:x@h:1/t.example:22?cert=%2Fa%20b&mptcp=1");
     url_format_redacted(&u, out, sizeof(out));
-    assert_string_equal(out, "forward://a%40b:***@h:1/t.example:22?cert=%2Fa%20b&mptcp=1");
+    assert_string_equal(out, "forward://a%40b:***@h:1/t.example:22?cert=/a%20b&mptcp=1");
+
+    u = parse_ok("https://u%2F%3A:p@h:1?ca=/etc/ssl/c:1.pem&sni=%3B%26%23");
+    url_format_redacted(&u, out, sizeof(out));
+    assert_string_equal(out, "https://u%2F%3A:***@h:1?ca=/etc/ssl/c:1.pem&sni=%3B%26%23");
 }
 
 static void test_format_redacted_truncates(void **state)
@@ -240,13 +244,20 @@ static void test_format_parses_back(void **state)
 {
     (void)state;
     char out[512];
-    struct proxy_url u = parse_ok("mixed://w%20e%3Ai%2Frd@localhost:0?k=%26%3D%3F");
+    struct proxy_url u = parse_ok("mixed://w%20e%3Ai%2Frd@localhost:0?k=%26%3D%3F&cert=%2Fa%3Ab%2Fc");
     url_format_redacted(&u, out, sizeof(out));
     struct proxy_url back = parse_ok(out);
     assert_string_equal(back.user, "w e:i/rd");
     assert_string_equal(back.pass, "***");
     assert_string_equal(url_param(&back, "k"), "&=?");
+    assert_string_equal(url_param(&back, "cert"), "/a:b/c");
     assert_int_equal(back.host.port, 0);
+
+    u = parse_ok("forward://h:1/[::1]:22?cert=/x/y");
+    url_format_redacted(&u, out, sizeof(out));
+    back = parse_ok(out);
+    assert_string_equal(back.path, "[::1]:22");
+    assert_string_equal(url_param(&back, "cert"), "/x/y");
 }
 
 int main(void)
