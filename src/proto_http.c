@@ -6,8 +6,11 @@
 #include <string.h>
 #include <strings.h>
 
+#include "mpconv/proto_socks5.h"
+
 #define CHUNK_LINE_MAX 4096 /* longest chunk-size or trailer line */
 #define BASIC_AUTH_MAX 1024 /* longest decoded "user:pass" */
+#define BASE64_LEN(n) (((n) + 2) / 3 * 4)
 
 /* ---- bytes and slices ---- */
 
@@ -364,6 +367,26 @@ static int base64_decode(struct http_slice in, unsigned char *out, size_t cap, s
     }
     *out_len = n;
     return 0;
+}
+
+static const char base64_alphabet[] =
+    "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+
+/* RFC 4648 base64 with padding; out holds BASE64_LEN(n) bytes. */
+static size_t base64_encode(const unsigned char *in, size_t n, char *out)
+{
+    size_t o = 0;
+    for (size_t i = 0; i < n; i += 3) {
+        size_t left = n - i;
+        uint32_t quantum = (uint32_t)in[i] << 16;
+        if (left > 1)
+            quantum |= (uint32_t)in[i + 1] << 8;
+        if (left > 2)
+            quantum |= in[i + 2];
+        for (size_t k = 0; k < 4; k++) /* a final 1 or 2 bytes make 2 or 3 symbols */
+            out[o++] = k <= left ? base64_alphabet[(quantum >> (18 - 6 * k)) & 63] : '=';
+    }
+    return o;
 }
 
 int http_parse_basic_auth(const struct http_head *h, char *user, size_t user_cap, char *pass,
@@ -825,4 +848,86 @@ const char *http_reason(int status)
         if (reasons[i].status == status)
             return reasons[i].reason;
     return "Unknown";
+}
+
+/* ---- client side: CONNECT through a parent ---- */
+
+/* base64("user:pass") into out (BASE64_LEN(BASIC_AUTH_MAX) bytes); false
+ * when Basic cannot carry it or our own server would refuse it. */
+static bool encode_basic(const char *user, const char *pass, char *out, size_t *out_len)
+{
+    size_t ulen = strlen(user), plen = strlen(pass);
+    if (strchr(user, ':') || ulen + 1 + plen > BASIC_AUTH_MAX)
+        return false;
+    unsigned char plain[BASIC_AUTH_MAX];
+    memcpy(plain, user, ulen);
+    plain[ulen] = ':';
+    memcpy(plain + ulen + 1, pass, plen);
+    *out_len = base64_encode(plain, ulen + 1 + plen, out);
+    OPENSSL_cleanse(plain, sizeof(plain));
+    return true;
+}
+
+size_t http_client_connect(char *out, size_t cap, const struct mp_target *t, const char *user,
+                           const char *pass)
+{
+    char basic[BASE64_LEN(BASIC_AUTH_MAX)];
+    size_t basic_len = 0;
+    if (user && !encode_basic(user, pass ? pass : "", basic, &basic_len))
+        return 0;
+
+    char authority[TARGET_HOST_MAX + sizeof("[]:65535")];
+    target_format(t, authority, sizeof(authority));
+    struct writer w = {out, cap, 0, false};
+    put_str(&w, "CONNECT ");
+    put_str(&w, authority);
+    put_str(&w, " HTTP/1.1\r\nHost: ");
+    put_str(&w, authority);
+    put_str(&w, "\r\n");
+    if (user) {
+        put_str(&w, "Proxy-Authorization: Basic ");
+        put(&w, basic, basic_len);
+        put_str(&w, "\r\n");
+    }
+    put_str(&w, "\r\n");
+    OPENSSL_cleanse(basic, sizeof(basic));
+
+    size_t n = finish(&w);
+    if (n == 0)
+        OPENSSL_cleanse(out, w.len); /* the credential may have fitted */
+    return n;
+}
+
+/* The table in proto_http.h; 2xx and unlisted statuses are handled apart. */
+struct parent_answer {
+    int status;
+    uint8_t socks5;
+    int http;
+};
+
+static const struct parent_answer parent_answers[] = {
+    {401, S5_REP_NOT_ALLOWED, 502},      {403, S5_REP_NOT_ALLOWED, 403},
+    {404, S5_REP_HOST_UNREACHABLE, 502}, {407, S5_REP_NOT_ALLOWED, 502},
+    {502, S5_REP_HOST_UNREACHABLE, 502}, {503, S5_REP_HOST_UNREACHABLE, 502},
+    {504, S5_REP_TTL_EXPIRED, 504},
+};
+
+static struct parent_answer parent_answer(int status)
+{
+    if (status >= 200 && status <= 299)
+        return (struct parent_answer){status, S5_REP_SUCCEEDED, 200};
+    for (size_t i = 0; i < sizeof(parent_answers) / sizeof(parent_answers[0]); i++)
+        if (parent_answers[i].status == status)
+            return parent_answers[i];
+    return (struct parent_answer){status, S5_REP_GENERAL_FAILURE, 502};
+}
+
+int http_connect_status_to_socks5(int status)
+{
+    return parent_answer(status).socks5;
+}
+
+int http_connect_status_to_http(int status)
+{
+    return parent_answer(status).http;
 }

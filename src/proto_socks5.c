@@ -189,3 +189,145 @@ bool s5_credentials_equal(const char *a, size_t alen, const char *b, size_t blen
     OPENSSL_cleanse(pb, sizeof(pb));
     return differ == 0;
 }
+
+/* ---- client side ---- */
+
+size_t s5_client_greeting(uint8_t *out, size_t cap, bool with_userpass)
+{
+    if (cap < 3)
+        return 0;
+    out[0] = S5_VERSION;
+    out[1] = 1;
+    out[2] = with_userpass ? S5_METHOD_USERPASS : S5_METHOD_NO_AUTH;
+    return 3;
+}
+
+/* Two-byte answers: VER then one value. */
+static enum s5_status parse_pair(const uint8_t *buf, size_t len, uint8_t version, uint8_t *value,
+                                 size_t *consumed)
+{
+    *consumed = 0;
+    if (len >= 1 && buf[0] != version)
+        return S5_ERROR;
+    if (len < 2)
+        return S5_NEED_MORE;
+    *value = buf[1];
+    *consumed = 2;
+    return S5_DONE;
+}
+
+enum s5_status s5_client_parse_method(const uint8_t *buf, size_t len, uint8_t *method,
+                                      size_t *consumed)
+{
+    return parse_pair(buf, len, S5_VERSION, method, consumed);
+}
+
+size_t s5_client_userpass(uint8_t *out, size_t cap, const char *user, const char *pass)
+{
+    size_t ulen = strlen(user), plen = strlen(pass);
+    size_t total = 3 + ulen + plen;
+    if (ulen == 0 || ulen > S5_CRED_MAX || plen > S5_CRED_MAX || cap < total)
+        return 0;
+    out[0] = S5_AUTH_VERSION;
+    out[1] = (uint8_t)ulen;
+    memcpy(out + 2, user, ulen);
+    out[2 + ulen] = (uint8_t)plen;
+    memcpy(out + 3 + ulen, pass, plen);
+    return total;
+}
+
+enum s5_status s5_client_parse_auth(const uint8_t *buf, size_t len, bool *ok, size_t *consumed)
+{
+    uint8_t status = 0;
+    enum s5_status st = parse_pair(buf, len, S5_AUTH_VERSION, &status, consumed);
+    if (st == S5_DONE)
+        *ok = status == 0x00;
+    return st;
+}
+
+/* ATYP and DST.ADDR for t; returns the address length (0 if it cannot be sent). */
+static size_t target_address(const struct mp_target *t, uint8_t *atyp, const uint8_t **addr)
+{
+    switch (t->kind) {
+    case TARGET_IPV4:
+        *atyp = S5_ATYP_IPV4;
+        *addr = (const uint8_t *)&((const struct sockaddr_in *)&t->addr)->sin_addr;
+        return 4;
+    case TARGET_IPV6:
+        *atyp = S5_ATYP_IPV6;
+        *addr = (const uint8_t *)&((const struct sockaddr_in6 *)&t->addr)->sin6_addr;
+        return 16;
+    case TARGET_NAME:
+        break;
+    }
+    *atyp = S5_ATYP_DOMAIN;
+    *addr = (const uint8_t *)t->host;
+    return strlen(t->host);
+}
+
+size_t s5_client_connect(uint8_t *out, size_t cap, const struct mp_target *t)
+{
+    uint8_t atyp;
+    const uint8_t *addr;
+    size_t addr_len = target_address(t, &atyp, &addr);
+    size_t pos = atyp == S5_ATYP_DOMAIN ? 5 : 4;
+    if (addr_len == 0 || cap < pos + addr_len + 2)
+        return 0;
+    out[0] = S5_VERSION;
+    out[1] = S5_CMD_CONNECT;
+    out[2] = 0x00;
+    out[3] = atyp;
+    if (atyp == S5_ATYP_DOMAIN)
+        out[4] = (uint8_t)addr_len;
+    memcpy(out + pos, addr, addr_len);
+    pos += addr_len;
+    out[pos++] = (uint8_t)(t->port >> 8);
+    out[pos++] = (uint8_t)t->port;
+    return pos;
+}
+
+enum s5_status s5_client_parse_reply(const uint8_t *buf, size_t len, uint8_t *rep,
+                                     size_t *consumed)
+{
+    *consumed = 0;
+    if (len >= 1 && buf[0] != S5_VERSION)
+        return S5_ERROR;
+    if (len < 4)
+        return S5_NEED_MORE;
+
+    size_t addr_end;
+    switch (buf[3]) {
+    case S5_ATYP_IPV4:
+        addr_end = 4 + 4;
+        break;
+    case S5_ATYP_IPV6:
+        addr_end = 4 + 16;
+        break;
+    case S5_ATYP_DOMAIN:
+        if (len < 5)
+            return S5_NEED_MORE;
+        addr_end = 5 + (size_t)buf[4];
+        break;
+    default:
+        return S5_ERROR;
+    }
+    if (len < addr_end + 2)
+        return S5_NEED_MORE;
+    *rep = buf[1];
+    *consumed = addr_end + 2;
+    return S5_DONE;
+}
+
+int s5_reply_to_http_status(uint8_t rep)
+{
+    switch (rep) {
+    case S5_REP_SUCCEEDED:
+        return 200;
+    case S5_REP_NOT_ALLOWED:
+        return 403;
+    case S5_REP_TTL_EXPIRED:
+        return 504;
+    default:
+        return 502;
+    }
+}

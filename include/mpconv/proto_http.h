@@ -130,4 +130,35 @@ size_t http_encode_connect_ok(char *out, size_t cap);
 /* Standard reason phrase ("Bad Gateway"), "Unknown" for others. */
 const char *http_reason(int status);
 
+/* ---- Client side: mpconv chaining through an HTTP CONNECT parent ---- */
+
+/* Writes "CONNECT host:port HTTP/1.1", "Host: host:port" (IPv6 in
+ * brackets) and, when user is not NULL, "Proxy-Authorization: Basic
+ * base64(user:pass)" (pass NULL is an empty password), then the blank line.
+ * Returns the length (NUL-terminated), or 0 when cap is too small, user
+ * contains ':' (RFC 7617), or "user:pass" is longer than our own server
+ * accepts (1024 bytes); out then holds no credential.
+ * Read the answer with http_parse_response: on a 2xx only head_len bytes
+ * are the answer and what follows is tunnel data (a Content-Length or
+ * Transfer-Encoding in a 2xx to CONNECT is ignored, RFC 9110 9.3.6). */
+size_t http_client_connect(char *out, size_t cap, const struct mp_target *t, const char *user,
+                           const char *pass);
+
+/* What our LAN clients are answered when an HTTP parent answers CONNECT:
+ *   parent status        SOCKS5 reply            HTTP status
+ *   2xx                  0x00 succeeded          200
+ *   403                  0x02 not allowed        403
+ *   401, 407             0x02 not allowed        502  (our parent credentials
+ *                                                      are wrong: a gateway
+ *                                                      error the client cannot
+ *                                                      fix by authenticating)
+ *   404                  0x04 host unreachable   502  (Privoxy: unknown name)
+ *   502, 503             0x04 host unreachable   502  (parent could not connect;
+ *                                                      Squid says 503)
+ *   504                  0x06 TTL expired        504
+ *   400, 405, others     0x01 general failure    502
+ */
+int http_connect_status_to_socks5(int status);
+int http_connect_status_to_http(int status);
+
 #endif

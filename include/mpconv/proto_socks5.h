@@ -91,4 +91,53 @@ size_t s5_encode_reply(uint8_t *out, uint8_t reply, const struct sockaddr *bound
  * compared too without leaking which byte differs). */
 bool s5_credentials_equal(const char *a, size_t alen, const char *b, size_t blen);
 
+/* ---- Client side: mpconv chaining through a SOCKS5 parent ----
+ * Order: greeting -> parse_method -> [userpass -> parse_auth] -> connect ->
+ * parse_reply. Encoders return the bytes written, or 0 when the message
+ * does not fit in cap (nothing useful is written then). */
+
+/* VER NMETHODS METHODS. Offers only S5_METHOD_USERPASS when credentials are
+ * configured, else only S5_METHOD_NO_AUTH: a parent cannot downgrade us to
+ * no-auth, and a parent that wants credentials we lack refuses (0xFF)
+ * instead of failing later. Writes 3 bytes. */
+size_t s5_client_greeting(uint8_t *out, size_t cap, bool with_userpass);
+
+/* The parent's method choice: VER METHOD. S5_ERROR when VER is not 5. The
+ * caller must reject any method it did not offer, 0xFF included. */
+enum s5_status s5_client_parse_method(const uint8_t *buf, size_t len, uint8_t *method,
+                                      size_t *consumed);
+
+/* RFC 1929 request: VER ULEN UNAME PLEN PASSWD. user must be 1..255 bytes,
+ * pass 0..255 (an empty password is sent as PLEN 0, as our own server
+ * accepts); 0 otherwise. out holds a credential: the caller wipes it. */
+size_t s5_client_userpass(uint8_t *out, size_t cap, const char *user, const char *pass);
+
+/* The parent's sub-negotiation status: VER STATUS. *ok when STATUS is 0.
+ * S5_ERROR when VER is not 1. */
+enum s5_status s5_client_parse_auth(const uint8_t *buf, size_t len, bool *ok, size_t *consumed);
+
+/* CONNECT request: ATYP 0x03 (length-prefixed name), 0x01 or 0x04 by
+ * t->kind, so the parent resolves names. At most S5_CONNECT_MAX bytes. */
+#define S5_CONNECT_MAX (4 + 1 + TARGET_HOST_MAX + 2)
+size_t s5_client_connect(uint8_t *out, size_t cap, const struct mp_target *t);
+
+/* The parent's reply: VER REP RSV ATYP BND.ADDR BND.PORT, BND.ADDR of any
+ * ATYP (skipped). *rep is valid on S5_DONE, whatever its value. S5_ERROR
+ * when VER is not 5 or ATYP is unknown, as soon as that byte is seen.
+ * After a success, bytes past *consumed are tunnel data. */
+enum s5_status s5_client_parse_reply(const uint8_t *buf, size_t len, uint8_t *rep,
+                                     size_t *consumed);
+
+/* What our HTTP client is answered when a SOCKS5 parent refuses:
+ *   parent REP                          HTTP status
+ *   0x00 succeeded                      200
+ *   0x02 not allowed by ruleset         403
+ *   0x03 / 0x04 / 0x05 unreachable,
+ *        refused                        502
+ *   0x06 TTL expired (timeout)          504
+ *   anything else                       502
+ * A parent refusing our method or credentials is a gateway misconfiguration the LAN client cannot
+ * fix: answer it S5_REP_NOT_ALLOWED / 502, as for an HTTP parent's 407. */
+int s5_reply_to_http_status(uint8_t rep);
+
 #endif

@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "mpconv/proto_http.h"
+#include "mpconv/proto_socks5.h"
 
 #define MAX_HEAD 8192
 
@@ -1165,6 +1166,218 @@ static void reason_table(void **state)
         assert_string_equal(http_reason(want[i].status), want[i].reason);
 }
 
+/* ---- client side: CONNECT to a parent ---- */
+
+static struct mp_target make_target(const char *host, uint16_t port)
+{
+    struct mp_target t;
+    assert_int_equal(target_set(&t, host, strlen(host), port), 0);
+    return t;
+}
+
+static void assert_client_connect(const char *host, uint16_t port, const char *user,
+                                  const char *pass, const char *want)
+{
+    struct mp_target t = make_target(host, port);
+    char buf[2048];
+    assert_int_equal(http_client_connect(buf, sizeof(buf), &t, user, pass), strlen(want));
+    assert_string_equal(buf, want);
+}
+
+static void client_connect_name_no_auth(void **state)
+{
+    (void)state;
+    assert_client_connect("example.com", 443, NULL, NULL,
+                          "CONNECT example.com:443 HTTP/1.1\r\nHost: example.com:443\r\n\r\n");
+}
+
+static void client_connect_ipv4(void **state)
+{
+    (void)state;
+    assert_client_connect("192.0.2.7", 8080, NULL, NULL,
+                          "CONNECT 192.0.2.7:8080 HTTP/1.1\r\nHost: 192.0.2.7:8080\r\n\r\n");
+}
+
+static void client_connect_ipv6_in_brackets(void **state)
+{
+    (void)state;
+    assert_client_connect("2001:db8::1", 80, NULL, NULL,
+                          "CONNECT [2001:db8::1]:80 HTTP/1.1\r\nHost: [2001:db8::1]:80\r\n\r\n");
+}
+
+static void client_connect_with_auth(void **state)
+{
+    (void)state;
+    /* The RFC 7617 example credentials. */
+    assert_client_connect("example.com", 443, "Aladdin", "open sesame",
+                          "CONNECT example.com:443 HTTP/1.1\r\nHost: example.com:443\r\n"
+                          "Proxy-Authorization: Basic QWxhZGRpbjpvcGVuIHNlc2FtZQ==\r\n\r\n");
+}
+
+static void client_connect_base64_forms(void **state)
+{
+    (void)state;
+    static const struct {
+        const char *user, *pass, *basic;
+    } rows[] = {
+        {"a", "b", "YTpi"},               /* whole quantum */
+        {"ab", "cd", "YWI6Y2Q="},         /* one pad */
+        {"ab", "c", "YWI6Yw=="},          /* two pads */
+        {"u", "", "dTo="},                /* empty password */
+        {"u", NULL, "dTo="},              /* NULL password is empty */
+        {"", "p", "OnA="},                /* empty user */
+        {"\xff\xfe", "\xfd", "//46/Q=="}, /* the alphabet's last symbols */
+    };
+    char want[256];
+    for (size_t i = 0; i < sizeof(rows) / sizeof(rows[0]); i++) {
+        snprintf(want, sizeof(want),
+                 "CONNECT h:1 HTTP/1.1\r\nHost: h:1\r\nProxy-Authorization: Basic %s\r\n\r\n",
+                 rows[i].basic);
+        assert_client_connect("h", 1, rows[i].user, rows[i].pass, want);
+    }
+}
+
+/* Our own server reads back what the client wrote. */
+static void assert_server_reads(const char *user, const char *pass)
+{
+    struct mp_target t = make_target("example.com", 443);
+    static char buf[2048];
+    char got_user[1100], got_pass[1100];
+    size_t n = http_client_connect(buf, sizeof(buf), &t, user, pass);
+    assert_true(n > 0);
+    assert_int_equal(http_parse_request(buf, n, sizeof(buf), &head, &error), HTTP_DONE);
+    assert_int_equal(head.head_len, n);
+    assert_slice(head.method, "CONNECT");
+    assert_slice(head.target, "example.com:443");
+    assert_int_equal(http_parse_basic_auth(&head, got_user, sizeof(got_user), got_pass,
+                                           sizeof(got_pass)),
+                     0);
+    assert_string_equal(got_user, user);
+    assert_string_equal(got_pass, pass);
+}
+
+static void client_connect_auth_round_trip(void **state)
+{
+    (void)state;
+    assert_server_reads("alice", "s3cr3t:with:colons");
+
+    char user[512], pass[513]; /* "user:pass" of exactly 1024 bytes */
+    memset(user, 'u', sizeof(user) - 1);
+    memset(pass, 'p', sizeof(pass) - 1);
+    user[sizeof(user) - 1] = pass[sizeof(pass) - 1] = '\0';
+    assert_server_reads(user, pass);
+}
+
+static void client_connect_unsendable_credentials(void **state)
+{
+    (void)state;
+    struct mp_target t = make_target("example.com", 443);
+    char buf[4096], user[512], pass[514]; /* "user:pass" of 1025 bytes */
+    memset(user, 'u', sizeof(user) - 1);
+    memset(pass, 'p', sizeof(pass) - 1);
+    user[sizeof(user) - 1] = pass[sizeof(pass) - 1] = '\0';
+    assert_int_equal(http_client_connect(buf, sizeof(buf), &t, user, pass), 0);
+    assert_int_equal(http_client_connect(buf, sizeof(buf), &t, "us:er", "pass"), 0);
+}
+
+static void client_connect_cap_too_small(void **state)
+{
+    (void)state;
+    struct mp_target t = make_target("example.com", 443);
+    char buf[256];
+    size_t plain = http_client_connect(buf, sizeof(buf), &t, NULL, NULL);
+    size_t with_auth = http_client_connect(buf, sizeof(buf), &t, "Aladdin", "open sesame");
+    assert_int_equal(plain, 59);
+    assert_int_equal(with_auth, 59 + 57);
+
+    for (size_t cap = 0; cap <= with_auth; cap++) {
+        memset(buf, 0, sizeof(buf));
+        assert_int_equal(http_client_connect(buf, cap, &t, "Aladdin", "open sesame"), 0);
+        for (size_t i = 0; i < sizeof(buf); i++)
+            assert_int_equal(buf[i], 0); /* no partial credential left behind */
+    }
+    assert_int_equal(http_client_connect(buf, plain, &t, NULL, NULL), 0);
+    assert_int_equal(http_client_connect(buf, plain + 1, &t, NULL, NULL), plain);
+    assert_int_equal(http_client_connect(buf, with_auth + 1, &t, "Aladdin", "open sesame"),
+                     with_auth);
+}
+
+/* ---- client side: the parent's answer ---- */
+
+static void parent_connect_ok_byte_at_a_time(void **state)
+{
+    (void)state;
+    static const char answer[] = "HTTP/1.1 200 Connection established\r\n"
+                                 "Proxy-Agent: parent\r\n\r\n"
+                                 "\x16\x03\x01"; /* the origin's first tunnel bytes */
+    size_t head_len = sizeof(answer) - 1 - 3;
+    for (size_t i = 0; i < head_len; i++)
+        assert_int_equal(http_parse_response(answer, i, MAX_HEAD, &head, &error), HTTP_NEED_MORE);
+    assert_int_equal(http_parse_response(answer, head_len, MAX_HEAD, &head, &error), HTTP_DONE);
+    assert_int_equal(head.head_len, head_len);
+    assert_int_equal(http_parse_response(answer, sizeof(answer) - 1, MAX_HEAD, &head, &error),
+                     HTTP_DONE);
+    assert_int_equal(head.status, 200);
+    assert_int_equal(head.head_len, head_len);
+    assert_memory_equal(answer + head.head_len, "\x16\x03\x01", 3);
+}
+
+static void parent_connect_ok_framing_headers_ignored(void **state)
+{
+    (void)state;
+    const char *s = "HTTP/1.0 200 OK\r\nContent-Length: 5\r\n\r\nTUNNEL";
+    assert_int_equal(parse_resp(s), HTTP_DONE);
+    assert_int_equal(head.status, 200);
+    assert_int_equal(head.head_len, strlen(s) - strlen("TUNNEL"));
+}
+
+static void parent_refusal_parsed_and_mapped(void **state)
+{
+    (void)state;
+    const char *s = "HTTP/1.1 407 Proxy Authentication Required\r\n"
+                    "Proxy-Authenticate: Basic realm=\"parent\"\r\nContent-Length: 0\r\n\r\n";
+    assert_int_equal(parse_resp(s), HTTP_DONE);
+    assert_int_equal(head.status, 407);
+    assert_int_equal(http_connect_status_to_socks5(head.status), S5_REP_NOT_ALLOWED);
+    assert_int_equal(http_connect_status_to_http(head.status), 502);
+}
+
+static void parent_status_mapping_table(void **state)
+{
+    (void)state;
+    static const struct {
+        int status, socks5, http;
+    } rows[] = {
+        {200, S5_REP_SUCCEEDED, 200},
+        {204, S5_REP_SUCCEEDED, 200},
+        {299, S5_REP_SUCCEEDED, 200},
+        {100, S5_REP_GENERAL_FAILURE, 502},
+        {199, S5_REP_GENERAL_FAILURE, 502},
+        {300, S5_REP_GENERAL_FAILURE, 502},
+        {302, S5_REP_GENERAL_FAILURE, 502},
+        {400, S5_REP_GENERAL_FAILURE, 502},
+        {401, S5_REP_NOT_ALLOWED, 502},
+        {403, S5_REP_NOT_ALLOWED, 403},
+        {404, S5_REP_HOST_UNREACHABLE, 502},
+        {405, S5_REP_GENERAL_FAILURE, 502},
+        {407, S5_REP_NOT_ALLOWED, 502},
+        {408, S5_REP_GENERAL_FAILURE, 502},
+        {429, S5_REP_GENERAL_FAILURE, 502},
+        {500, S5_REP_GENERAL_FAILURE, 502},
+        {501, S5_REP_GENERAL_FAILURE, 502},
+        {502, S5_REP_HOST_UNREACHABLE, 502},
+        {503, S5_REP_HOST_UNREACHABLE, 502},
+        {504, S5_REP_TTL_EXPIRED, 504},
+        {505, S5_REP_GENERAL_FAILURE, 502},
+        {0, S5_REP_GENERAL_FAILURE, 502},
+        {-1, S5_REP_GENERAL_FAILURE, 502},
+    };
+    for (size_t i = 0; i < sizeof(rows) / sizeof(rows[0]); i++) {
+        assert_int_equal(http_connect_status_to_socks5(rows[i].status), rows[i].socks5);
+        assert_int_equal(http_connect_status_to_http(rows[i].status), rows[i].http);
+    }
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -1260,6 +1473,18 @@ int main(void)
         cmocka_unit_test(encode_error_truncates_safely),
         cmocka_unit_test(encode_connect_ok_exact),
         cmocka_unit_test(reason_table),
+        cmocka_unit_test(client_connect_name_no_auth),
+        cmocka_unit_test(client_connect_ipv4),
+        cmocka_unit_test(client_connect_ipv6_in_brackets),
+        cmocka_unit_test(client_connect_with_auth),
+        cmocka_unit_test(client_connect_base64_forms),
+        cmocka_unit_test(client_connect_auth_round_trip),
+        cmocka_unit_test(client_connect_unsendable_credentials),
+        cmocka_unit_test(client_connect_cap_too_small),
+        cmocka_unit_test(parent_connect_ok_byte_at_a_time),
+        cmocka_unit_test(parent_connect_ok_framing_headers_ignored),
+        cmocka_unit_test(parent_refusal_parsed_and_mapped),
+        cmocka_unit_test(parent_status_mapping_table),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
