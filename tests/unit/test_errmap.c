@@ -49,11 +49,29 @@ static void unknown_errors_are_general_failures(void **state)
     assert_int_equal(errmap_socks5_reply(0), S5_REP_GENERAL_FAILURE);
 }
 
+static void parent_answers_map_through(void **state)
+{
+    char buf[128];
+    (void)state;
+    assert_int_equal(errmap_socks5_reply(MPCONV_ERR_PARENT_SOCKS5(S5_REP_REFUSED)), S5_REP_REFUSED);
+    assert_int_equal(errmap_http_status(MPCONV_ERR_PARENT_SOCKS5(S5_REP_TTL_EXPIRED)), 504);
+    assert_int_equal(errmap_socks5_reply(MPCONV_ERR_PARENT_HTTP(403)), S5_REP_NOT_ALLOWED);
+    assert_int_equal(errmap_http_status(MPCONV_ERR_PARENT_HTTP(504)), 504);
+    assert_string_equal(errmap_reason(MPCONV_ERR_PARENT_HTTP(502)), "parent-refused");
+    assert_int_equal(errmap_socks5_reply(MPCONV_ERR_PARENT_AUTH), S5_REP_NOT_ALLOWED);
+    assert_int_equal(errmap_http_status(MPCONV_ERR_PARENT_TLS), 502);
+    assert_string_equal(errmap_reason(MPCONV_ERR_PARENT_TLS), "parent-tls-failed");
+    assert_string_equal(errmap_describe(MPCONV_ERR_PARENT_SOCKS5(5), buf, sizeof(buf)),
+                        "the parent proxy could not connect (SOCKS5 reply 5)");
+    assert_string_equal(errmap_describe(UV_ECONNREFUSED, buf, sizeof(buf)), "connection refused");
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(known_errors_map_as_documented),
         cmocka_unit_test(unknown_errors_are_general_failures),
+        cmocka_unit_test(parent_answers_map_through),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
