@@ -11,6 +11,7 @@
 #include "mpconv/log.h"
 #include "mpconv/session.h"
 #include "mpconv/sock.h"
+#include "mpconv/tls.h"
 
 struct daemon {
     struct worker worker;
@@ -80,14 +81,41 @@ static int start_listeners(struct daemon *d, const struct config *cfg)
     return 0;
 }
 
-static void worker_init(struct worker *w, uv_loop_t *loop, const struct config *cfg)
+static int worker_init(struct worker *w, uv_loop_t *loop, const struct config *cfg)
 {
+    char err[512];
     memset(w, 0, sizeof(*w));
     w->loop = loop;
     w->cfg = cfg;
-    sock_factory_init(&w->sockets, cfg->mptcp);
+    if (cfg->upstream.tls &&
+        !(w->upstream_tls = tls_client_ctx_new(cfg->upstream.ca_file, err, sizeof(err)))) {
+        log_error("upstream: %s", err);
+        return -1;
+    }
+    sock_factory_init(&w->sockets, cfg->mptcp, cfg->mark);
     w->dialer = (struct dialer){.loop = loop, .sockets = &w->sockets,
                                 .connect_timeout_ms = cfg->connect_timeout_ms};
+    return 0;
+}
+
+/* A mark that cannot be set would let mpconv's own upstream traffic be
+ * redirected back into it: refuse to start instead. */
+static int check_mark(uint32_t mark)
+{
+    int err = mark ? sock_probe_mark(mark) : 0;
+    if (err != 0)
+        log_error("mark = %u: cannot set SO_MARK on upstream sockets: %s (needs CAP_NET_ADMIN)",
+                  mark, strerror(-err));
+    return err;
+}
+
+static void log_upstream(const struct config *cfg)
+{
+    char url[2048];
+    if (cfg->upstream.kind == UPSTREAM_DIRECT)
+        return;
+    url_format_redacted(&cfg->upstream.url, url, sizeof(url));
+    log_info("upstream: every connection through %s", url);
 }
 
 int daemon_run(const struct config *cfg)
@@ -99,13 +127,13 @@ int daemon_run(const struct config *cfg)
     signal(SIGPIPE, SIG_IGN);
     log_info("mpconv %s starting%s%s", MPCONV_VERSION, cfg->source[0] ? " with " : "",
              cfg->source);
-    if (check_mptcp(cfg->mptcp) != 0)
+    if (check_mptcp(cfg->mptcp) != 0 || check_mark(cfg->mark) != 0)
         return 1;
     raise_fd_limit();
+    log_upstream(cfg);
 
     memset(&d, 0, sizeof(d));
-    worker_init(&d.worker, loop, cfg);
-    int status = start_listeners(&d, cfg) == 0 ? 0 : 1;
+    int status = worker_init(&d.worker, loop, cfg) == 0 && start_listeners(&d, cfg) == 0 ? 0 : 1;
     if (status == 0) {
         uv_signal_init(loop, &d.sigint);
         uv_signal_init(loop, &d.sigterm);
@@ -118,5 +146,6 @@ int daemon_run(const struct config *cfg)
         listener_close(&d.listeners[i]);
     free(d.listeners);
     bufpool_drain(&d.worker.pool);
+    SSL_CTX_free(d.worker.upstream_tls);
     return status;
 }

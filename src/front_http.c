@@ -256,6 +256,24 @@ static void on_response_read(struct stream *st, ssize_t nread, const uv_buf_t *b
     }
 }
 
+/* Origin bytes that came with the parent's answer start the response. */
+static int take_parent_early_bytes(struct session *s)
+{
+    struct http_forward *fw = s->http;
+    size_t n = s->upstream_early_len;
+    fw->response_head = malloc(s->hs_cap);
+    if (!fw->response_head || n > s->hs_cap) {
+        send_error(s, 502, "response head too large", "upstream-bad-response");
+        return -1;
+    }
+    memcpy(fw->response_head, s->upstream_early, n);
+    fw->response_len = n;
+    free(s->upstream_early);
+    s->upstream_early = NULL;
+    s->upstream_early_len = 0;
+    return 0;
+}
+
 static void start_forwarding(struct session *s)
 {
     struct http_forward *fw = s->http;
@@ -287,6 +305,8 @@ static void start_forwarding(struct session *s)
         return;
     }
     s->upstream->data = s;
+    if (s->upstream_early_len > 0 && take_parent_early_bytes(s) != 0)
+        return;
     if (stream_read_start(s->upstream, on_response_alloc, on_response_read) != 0)
         session_close(s, "upstream-error");
 }
@@ -327,9 +347,10 @@ static void http_on_message_end(struct session *s, struct pump *p)
 
 static void http_on_dialed(struct session *s, int status)
 {
-    char ok[64];
+    char ok[64], why[128];
     if (status != 0) {
-        send_error(s, errmap_http_status(status), uv_strerror(status), errmap_reason(status));
+        send_error(s, errmap_http_status(status), errmap_describe(status, why, sizeof(why)),
+                   errmap_reason(status));
         return;
     }
     if (s->phase == PHASE_FORWARD) {

@@ -1,10 +1,14 @@
-/* Listening sockets for the LAN side. */
+/* Listening sockets for the LAN side (and the concentrator's public side). */
 #include "mpconv/listener.h"
 
+#include <errno.h>
 #include <netdb.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "mpconv/log.h"
+#include "mpconv/sock.h"
+#include "mpconv/tls.h"
 
 #define LISTEN_BACKLOG 1024
 
@@ -16,9 +20,15 @@ static const struct front_ops *front_for(enum listener_kind kind)
     case LISTEN_HTTP:
         return &front_http;
     case LISTEN_MIXED:
+        return &front_mixed;
+    case LISTEN_REDIRECT:
+        return &front_redirect;
+    case LISTEN_TPROXY:
+        return &front_tproxy;
+    case LISTEN_FORWARD:
         break;
     }
-    return &front_mixed;
+    return &front_forward;
 }
 
 static void on_connection(uv_stream_t *server, int status)
@@ -29,7 +39,7 @@ static void on_connection(uv_stream_t *server, int status)
                  uv_strerror(status));
         return;
     }
-    session_accept(l->worker, l->cfg, l->front, server);
+    session_accept(l->worker, l, server);
 }
 
 /* Literal addresses bind directly; a name (e.g. "localhost") is resolved
@@ -42,8 +52,7 @@ static int bind_address(const struct mp_target *host, uint16_t port, struct sock
         return 0;
     }
     struct addrinfo hints = {.ai_socktype = SOCK_STREAM, .ai_flags = AI_PASSIVE}, *res;
-    int err = getaddrinfo(host->host, NULL, &hints, &res);
-    if (err != 0)
+    if (getaddrinfo(host->host, NULL, &hints, &res) != 0)
         return UV_EAI_NONAME;
     memcpy(out, res->ai_addr, res->ai_addrlen);
     ((struct sockaddr_in *)out)->sin_port = htons(port);
@@ -51,32 +60,86 @@ static int bind_address(const struct mp_target *host, uint16_t port, struct sock
     return 0;
 }
 
+/* libuv would create a plain TCP socket; MPTCP and TPROXY listeners need
+ * theirs made here. A kernel without MPTCP gets a TCP listener unless the
+ * daemon runs with mptcp = on. */
+static int open_listen_socket(struct listener *l, int family)
+{
+    bool want_mptcp = l->cfg->mptcp && l->worker->cfg->mptcp != MPTCP_MODE_OFF;
+    int fd = socket(family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC,
+                    want_mptcp ? IPPROTO_MPTCP : IPPROTO_TCP);
+    if (fd < 0 && want_mptcp && sock_is_mptcp_unavailable(errno) &&
+        l->worker->cfg->mptcp != MPTCP_MODE_ON) {
+        log_warn("MPTCP listener unavailable (%s): accepting plain TCP", strerror(errno));
+        want_mptcp = false;
+        fd = socket(family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, IPPROTO_TCP);
+    }
+    if (fd < 0)
+        return uv_translate_sys_error(errno);
+    if (l->cfg->kind == LISTEN_TPROXY) {
+        int one = 1;
+        int level = family == AF_INET6 ? IPPROTO_IPV6 : IPPROTO_IP;
+        int opt = family == AF_INET6 ? IPV6_TRANSPARENT : IP_TRANSPARENT;
+        if (setsockopt(fd, level, opt, &one, sizeof(one)) != 0) {
+            int err = uv_translate_sys_error(errno);
+            close(fd);
+            return err; /* needs CAP_NET_ADMIN */
+        }
+    }
+    int err = uv_tcp_open(&l->tcp, fd);
+    if (err != 0) {
+        close(fd);
+        return err;
+    }
+    l->is_mptcp = want_mptcp;
+    return 0;
+}
+
+static int start_listening(struct listener *l)
+{
+    const struct listener_cfg *cfg = l->cfg;
+    int err = bind_address(&cfg->url.host, cfg->url.host.port, &l->bound);
+    if (err == 0 && (cfg->mptcp || cfg->kind == LISTEN_TPROXY))
+        err = open_listen_socket(l, l->bound.ss_family);
+    if (err == 0)
+        err = uv_tcp_bind(&l->tcp, (const struct sockaddr *)&l->bound,
+                          l->bound.ss_family == AF_INET6 ? UV_TCP_IPV6ONLY : 0);
+    if (err == 0)
+        err = uv_listen((uv_stream_t *)&l->tcp, LISTEN_BACKLOG, on_connection);
+    if (err == 0) {
+        int len = sizeof(l->bound);
+        err = uv_tcp_getsockname(&l->tcp, (struct sockaddr *)&l->bound, &len);
+    }
+    return err;
+}
+
 int listener_start(struct listener *l, struct worker *w, const struct listener_cfg *cfg)
 {
-    struct sockaddr_storage addr;
     const char *kind = listener_kind_name(cfg->kind);
+    char err_text[512];
     l->worker = w;
     l->cfg = cfg;
     l->front = front_for(cfg->kind);
     uv_tcp_init(w->loop, &l->tcp);
     l->tcp.data = l;
 
-    int err = bind_address(&cfg->url.host, cfg->url.host.port, &addr);
-    if (err == 0)
-        err = uv_tcp_bind(&l->tcp, (const struct sockaddr *)&addr,
-                          addr.ss_family == AF_INET6 ? UV_TCP_IPV6ONLY : 0);
-    if (err == 0)
-        err = uv_listen((uv_stream_t *)&l->tcp, LISTEN_BACKLOG, on_connection);
+    if (cfg->tls && !(l->tls = tls_server_ctx_new(cfg->cert_file, cfg->key_file, err_text,
+                                                   sizeof(err_text)))) {
+        log_error("cannot listen on %s+tls://%s:%u: %s", kind, cfg->url.host.host,
+                  cfg->url.host.port, err_text);
+        return -1;
+    }
+    int err = start_listening(l);
     if (err != 0) {
         log_error("cannot listen on %s://%s:%u: %s", kind, cfg->url.host.host,
                   cfg->url.host.port, uv_strerror(err));
-        return err;
+        return -1;
     }
-    int len = sizeof(addr);
     char bound[80];
-    uv_tcp_getsockname(&l->tcp, (struct sockaddr *)&addr, &len);
-    sockaddr_format((struct sockaddr *)&addr, bound, sizeof(bound));
-    log_info("listening: %s://%s%s", kind, bound, cfg->n_users > 0 ? " (auth required)" : "");
+    sockaddr_format((struct sockaddr *)&l->bound, bound, sizeof(bound));
+    log_info("listening: %s://%s%s%s%s", cfg->url.scheme, bound,
+             l->is_mptcp ? " (mptcp)" : "", cfg->n_users > 0 ? " (auth required)" : "",
+             cfg->kind == LISTEN_FORWARD ? " (forward)" : "");
     return 0;
 }
 
@@ -84,4 +147,6 @@ void listener_close(struct listener *l)
 {
     if (!uv_is_closing((uv_handle_t *)&l->tcp))
         uv_close((uv_handle_t *)&l->tcp, NULL);
+    SSL_CTX_free(l->tls);
+    l->tls = NULL;
 }

@@ -9,8 +9,11 @@
 #include <string.h>
 
 #include "mpconv/errmap.h"
+#include "mpconv/hop.h"
+#include "mpconv/listener.h"
 #include "mpconv/log.h"
 #include "mpconv/proto_socks5.h"
+#include "mpconv/tls.h"
 
 #define container_of(ptr, type, member) ((type *)((char *)(ptr) - offsetof(type, member)))
 
@@ -89,10 +92,11 @@ static void log_summary(const struct session *s)
         target_format(&s->target, target, sizeof(target));
     if (s->subflows > 0)
         snprintf(subflows, sizeof(subflows), "%u", s->subflows);
-    log_info("session end id=%" PRIu64 " client=%s via=%s target=%s up=%" PRIu64
+    log_info("session end id=%" PRIu64 " client=%s%s via=%s target=%s up=%" PRIu64
              " down=%" PRIu64 " ms=%" PRIu64 " mptcp=%s subflows=%s requests=%" PRIu64
              " reason=%s",
-             s->id, s->client_addr, s->front->name, target, s->bytes_up, s->bytes_down,
+             s->id, s->client_addr, s->client_mptcp ? " client_mptcp=yes" : "", s->front->name,
+             target, s->bytes_up, s->bytes_down,
              uv_now(s->worker->loop) - s->start_ms,
              s->connected ? mptcp_state_name(s->mptcp) : "-", s->connected ? subflows : "-",
              s->requests, s->close_reason);
@@ -108,6 +112,12 @@ void session_close(struct session *s, const char *reason)
         dial_cancel(s->dial);
         s->dial = NULL;
     }
+    if (s->hops) {
+        hop_chain_cancel(s->hops);
+        s->hops = NULL;
+    }
+    free(s->upstream_early);
+    s->upstream_early = NULL;
     update_subflows(s);
     add_relay_bytes(s);
     log_summary(s);
@@ -250,6 +260,31 @@ void session_reply(struct session *s, const void *data, size_t len, bool close_a
 
 /* --- dial --- */
 
+static void log_dial_failure(const struct session *s, int status)
+{
+    char target[TARGET_HOST_MAX + 16], why[128];
+    target_format(&s->target, target, sizeof(target));
+    log_debug("session %" PRIu64 ": connect to %s failed: %s", s->id, target,
+              errmap_describe(status, why, sizeof(why)));
+}
+
+static void on_hops_done(void *owner, int status, char *early, size_t early_len)
+{
+    struct session *s = owner;
+    s->hops = NULL;
+    s->upstream->data = s;
+    s->upstream_early = early;
+    s->upstream_early_len = early_len;
+    if (status != 0)
+        log_dial_failure(s, status);
+    s->front->on_dialed(s, status);
+}
+
+static bool via_parent(const struct session *s)
+{
+    return s->worker->cfg->upstream.kind != UPSTREAM_DIRECT;
+}
+
 static void on_dialed(void *owner, int status, uv_tcp_t *conn, bool is_mptcp)
 {
     struct session *s = owner;
@@ -265,21 +300,28 @@ static void on_dialed(void *owner, int status, uv_tcp_t *conn, bool is_mptcp)
         s->upstream_is_mptcp_socket = is_mptcp;
         uv_fileno((uv_handle_t *)conn, &fd);
         s->mptcp = sock_mptcp_state(fd, is_mptcp, &s->subflows);
-    } else {
-        char target[TARGET_HOST_MAX + 16];
-        target_format(&s->target, target, sizeof(target));
-        log_debug("session %" PRIu64 ": connect to %s failed: %s", s->id, target,
-                  uv_strerror(status));
+        if (via_parent(s)) {
+            s->hops = hop_chain_start(&s->worker->cfg->upstream, s->worker->upstream_tls,
+                                      &s->upstream, &s->target, on_hops_done, s);
+            if (s->hops)
+                return;
+            status = UV_ENOMEM;
+        }
     }
+    if (status != 0)
+        log_dial_failure(s, status);
     s->front->on_dialed(s, status);
 }
 
+/* Connects to the target, or to the parent proxy that will. */
 void session_dial(struct session *s)
 {
     s->state = SESSION_DIALING;
     s->have_target = true;
     stream_read_stop(s->client);
-    s->dial = dial_start(&s->worker->dialer, &s->target, on_dialed, s);
+    const struct mp_target *first_hop =
+        via_parent(s) ? &s->worker->cfg->upstream.url.host : &s->target;
+    s->dial = dial_start(&s->worker->dialer, first_hop, on_dialed, s);
     if (!s->dial)
         s->front->on_dialed(s, UV_ENOMEM);
 }
@@ -345,7 +387,9 @@ void session_start_tunnel(struct session *s, const char *early, size_t early_len
     session_begin_relay(s);
     int err = pump_start(&s->relay.up, early, early_len, false);
     if (err == 0 && s->state == SESSION_RELAYING)
-        err = pump_start(&s->relay.down, NULL, 0, false);
+        err = pump_start(&s->relay.down, s->upstream_early, s->upstream_early_len, false);
+    free(s->upstream_early);
+    s->upstream_early = NULL;
     if (err != 0 && s->state == SESSION_RELAYING)
         session_close(s, "relay-error");
 }
@@ -355,6 +399,8 @@ void session_reset_for_next_request(struct session *s)
     add_relay_bytes(s);
     update_subflows(s);
     close_upstream(s, false);
+    free(s->upstream_early);
+    s->upstream_early = NULL;
     s->state = SESSION_HANDSHAKE;
     s->timer.data = s;
     uv_timer_start(&s->timer, on_timer, s->worker->cfg->handshake_timeout_ms, 0);
@@ -367,7 +413,7 @@ void session_reset_for_next_request(struct session *s)
 
 bool session_needs_auth(const struct session *s)
 {
-    return s->listener->n_users > 0;
+    return s->listener->cfg->n_users > 0;
 }
 
 bool session_check_user(const struct session *s, const char *user, size_t user_len,
@@ -375,8 +421,9 @@ bool session_check_user(const struct session *s, const char *user, size_t user_l
 {
     bool ok = false;
     /* Check every entry, so timing does not reveal which user exists. */
-    for (size_t i = 0; i < s->listener->n_users; i++) {
-        const struct user_cred *u = &s->listener->users[i];
+    const struct listener_cfg *cfg = s->listener->cfg;
+    for (size_t i = 0; i < cfg->n_users; i++) {
+        const struct user_cred *u = &cfg->users[i];
         bool match = s5_credentials_equal(user, user_len, u->name, strlen(u->name));
         match &= s5_credentials_equal(pass, pass_len, u->pass, strlen(u->pass));
         ok |= match;
@@ -396,9 +443,41 @@ static void describe_peer(struct session *s)
         snprintf(s->client_addr, sizeof(s->client_addr), "?");
 }
 
-void session_accept(struct worker *w, const struct listener_cfg *l, const struct front_ops *front,
-                    uv_stream_t *server)
+static void start_front(struct session *s)
 {
+    if (s->front->on_start)
+        s->front->on_start(s);
+    else
+        session_read_client(s);
+}
+
+static void on_client_tls(struct stream *st, int status)
+{
+    struct session *s = st->data;
+    if (status != 0) {
+        log_debug("session %" PRIu64 ": TLS from %s: %s", s->id, s->client_addr, tls_error(st));
+        session_close(s, "client-tls-failed");
+        return;
+    }
+    start_front(s);
+}
+
+static void start_client_tls(struct session *s)
+{
+    struct stream *tls = tls_stream_new(s->listener->tls, (uv_stream_t *)&s->client_tcp, NULL);
+    if (!tls) {
+        session_close(s, "out-of-memory");
+        return;
+    }
+    s->client = tls;
+    tls->data = s;
+    if (tls_handshake(tls, on_client_tls) != 0)
+        session_close(s, "client-tls-failed");
+}
+
+void session_accept(struct worker *w, const struct listener *l, uv_stream_t *server)
+{
+    const struct front_ops *front = l->front;
     struct session *s = calloc(1, sizeof(*s));
     if (!s) {
         log_error("out of memory accepting a client");
@@ -428,6 +507,12 @@ void session_accept(struct worker *w, const struct listener_cfg *l, const struct
     }
     uv_tcp_nodelay(&s->client_tcp, 1);
     describe_peer(s);
+    int fd;
+    if (l->is_mptcp && uv_fileno((uv_handle_t *)&s->client_tcp, &fd) == 0)
+        s->client_mptcp = sock_is_mptcp(fd);
     uv_timer_start(&s->timer, on_timer, w->cfg->handshake_timeout_ms, 0);
-    session_read_client(s);
+    if (l->tls)
+        start_client_tls(s);
+    else
+        start_front(s);
 }

@@ -29,10 +29,11 @@
 
 #define REPROBE_INTERVAL_MS 60000
 
-void sock_factory_init(struct sock_factory *f, enum mptcp_mode mode)
+void sock_factory_init(struct sock_factory *f, enum mptcp_mode mode, uint32_t mark)
 {
     memset(f, 0, sizeof(*f));
     f->mode = mode;
+    f->mark = mark;
 }
 
 bool sock_is_mptcp_unavailable(int err)
@@ -44,6 +45,34 @@ static int open_stream(int family, int protocol)
 {
     int fd = socket(family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, protocol);
     return fd >= 0 ? fd : -errno;
+}
+
+static int set_mark(int fd, uint32_t mark)
+{
+    if (mark == 0 || setsockopt(fd, SOL_SOCKET, SO_MARK, &mark, sizeof(mark)) == 0)
+        return 0;
+    return -errno;
+}
+
+int sock_probe_mark(uint32_t mark)
+{
+    int fd = open_stream(AF_INET, IPPROTO_TCP);
+    if (fd < 0)
+        return fd;
+    int err = set_mark(fd, mark);
+    close(fd);
+    return err;
+}
+
+/* Marks a new upstream socket; without the mark, firewall rules that keep
+ * mpconv's own traffic out of the redirect would loop it back. */
+static int finish_socket(const struct sock_factory *f, int fd)
+{
+    int err = set_mark(fd, f->mark);
+    if (err == 0)
+        return fd;
+    close(fd);
+    return err;
 }
 
 int sock_probe_mptcp(void)
@@ -82,7 +111,7 @@ int sock_open_upstream(struct sock_factory *f, int family, uint64_t now_ms, bool
             f->kernel_refused = false;
             f->opened_mptcp++;
             *is_mptcp = true;
-            return fd;
+            return finish_socket(f, fd);
         }
         /* In "on" mode the kernel was checked at start; a refusal now is an
          * error for this connection rather than a silent downgrade. */
@@ -92,9 +121,10 @@ int sock_open_upstream(struct sock_factory *f, int family, uint64_t now_ms, bool
     }
     *is_mptcp = false;
     int fd = open_stream(family, IPPROTO_TCP);
-    if (fd >= 0)
-        f->opened_tcp++;
-    return fd;
+    if (fd < 0)
+        return fd;
+    f->opened_tcp++;
+    return finish_socket(f, fd);
 }
 
 static int read_mptcp_info(int fd, unsigned char *buf, socklen_t *len)

@@ -1,7 +1,9 @@
-/* LAN listeners: bind, listen, log the bound address, accept into sessions. */
+/* LAN listeners: create the socket (TCP or MPTCP, transparent for TPROXY),
+ * bind, listen, log the bound address, accept into sessions. */
 #ifndef MPCONV_LISTENER_H
 #define MPCONV_LISTENER_H
 
+#include <openssl/ssl.h>
 #include <uv.h>
 
 #include "mpconv/config.h"
@@ -12,10 +14,12 @@ struct listener {
     struct worker *worker;
     const struct listener_cfg *cfg;
     const struct front_ops *front;
+    SSL_CTX *tls; /* server context when the listener terminates TLS */
+    bool is_mptcp;
+    struct sockaddr_storage bound; /* the address actually bound */
 };
 
-/* Binds and listens; logs "listening: KIND://ADDR:PORT". 0 or a libuv error
- * (already logged). */
+/* Binds and listens; logs "listening: KIND://ADDR:PORT". 0 or -1 (logged). */
 int listener_start(struct listener *l, struct worker *w, const struct listener_cfg *cfg);
 
 void listener_close(struct listener *l);

@@ -7,6 +7,7 @@
 
 #include <stdbool.h>
 #include <stdint.h>
+#include <openssl/ssl.h>
 #include <uv.h>
 
 #include "mpconv/bufpool.h"
@@ -25,14 +26,19 @@ struct worker {
     struct sock_factory sockets;
     struct dialer dialer;
     struct bufpool pool;
+    SSL_CTX *upstream_tls; /* client context for a TLS parent proxy */
     uint64_t next_session_id;
     uint64_t active_sessions;
 };
 
 struct session;
+struct listener;
 
 struct front_ops {
     const char *name;
+    /* The client is connected (and its TLS handshake done); NULL: read the
+     * client's request (session_read_client). */
+    void (*on_start)(struct session *s);
     /* New bytes arrived in the handshake buffer (s->hs, s->hs_len). */
     void (*on_data)(struct session *s);
     /* The dial finished: status 0 (s->upstream is connected) or an error. */
@@ -70,7 +76,7 @@ struct http_forward {
 struct session {
     uint64_t id;
     struct worker *worker;
-    const struct listener_cfg *listener;
+    const struct listener *listener;
     const struct front_ops *front;
     enum session_state state;
     uv_tcp_t client_tcp;
@@ -81,11 +87,15 @@ struct session {
     struct stream *upstream; /* upstream_plain, or TLS over upstream_tcp */
     uv_timer_t timer;   /* handshake deadline, then idle checks */
     struct dial *dial;
+    struct hop_chain *hops; /* parent proxy steps in progress */
+    char *upstream_early;   /* bytes the parent sent after its answer */
+    size_t upstream_early_len;
     struct relay relay;
     bool relay_started;
     bool connected;     /* an upstream connection was made */
     bool reset_client;   /* close the client with RST (the upstream aborted) */
     bool reset_upstream; /* close the upstream with RST (the client aborted) */
+    bool client_mptcp;   /* the client connected with MPTCP (MPTCP listeners) */
     int open_handles;
     uint64_t bytes_up;  /* totals of relays already finished (HTTP keep-alive) */
     uint64_t bytes_down;
@@ -110,10 +120,12 @@ struct session {
 extern const struct front_ops front_socks5;
 extern const struct front_ops front_http;
 extern const struct front_ops front_mixed;
+extern const struct front_ops front_redirect;
+extern const struct front_ops front_tproxy;
+extern const struct front_ops front_forward;
 
-/* Accepts one client from server into a new session. */
-void session_accept(struct worker *w, const struct listener_cfg *l, const struct front_ops *front,
-                    uv_stream_t *server);
+/* Accepts one client from the listener's socket into a new session. */
+void session_accept(struct worker *w, const struct listener *l, uv_stream_t *server);
 
 /* Handshake helpers for front-ends. */
 void session_consume(struct session *s, size_t n);   /* drop n handshake bytes */

@@ -23,6 +23,7 @@ enum mptcp_state {
 
 struct sock_factory {
     enum mptcp_mode mode;
+    uint32_t mark;             /* SO_MARK for every upstream socket, 0 = none */
     bool kernel_refused;       /* auto mode: last MPTCP socket() failed */
     uint64_t reprobe_at_ms;    /* when to try MPTCP again after a refusal */
     uint64_t opened_mptcp;     /* counters, for logs and metrics */
@@ -30,11 +31,14 @@ struct sock_factory {
     uint64_t kernel_refusals;
 };
 
-void sock_factory_init(struct sock_factory *f, enum mptcp_mode mode);
+void sock_factory_init(struct sock_factory *f, enum mptcp_mode mode, uint32_t mark);
 
 /* Opens a non-blocking, close-on-exec stream socket for family. Returns the
  * fd (and *is_mptcp), or -errno. now_ms drives the re-probe after refusals. */
 int sock_open_upstream(struct sock_factory *f, int family, uint64_t now_ms, bool *is_mptcp);
+
+/* Can upstream sockets carry this SO_MARK (needs CAP_NET_ADMIN)? 0 or -errno. */
+int sock_probe_mark(uint32_t mark);
 
 /* Can this network namespace create MPTCP sockets? 0 or -errno. */
 int sock_probe_mptcp(void);

@@ -79,7 +79,7 @@ static void dial_once(enum mptcp_mode mode, struct mp_target t, uint32_t timeout
     uv_loop_t loop;
     struct sock_factory sockets;
     uv_loop_init(&loop);
-    sock_factory_init(&sockets, mode);
+    sock_factory_init(&sockets, mode, 0);
     struct dialer dialer = {.loop = &loop, .sockets = &sockets, .connect_timeout_ms = timeout_ms};
     assert_non_null(dial_start(&dialer, &t, on_done, o));
     assert_int_equal(o->calls, 0); /* never called from inside dial_start */
@@ -173,7 +173,7 @@ static void a_cancelled_dial_never_calls_back(void **state)
     struct sock_factory sockets;
     struct outcome o = {0};
     uv_loop_init(&loop);
-    sock_factory_init(&sockets, MPTCP_MODE_AUTO);
+    sock_factory_init(&sockets, MPTCP_MODE_AUTO, 0);
     struct dialer dialer = {.loop = &loop, .sockets = &sockets, .connect_timeout_ms = 5000};
     struct mp_target by_name = target_of("localhost", closed_port());
     struct mp_target literal = target_of("127.0.0.1", closed_port());

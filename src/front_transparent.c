@@ -1,0 +1,135 @@
+/* Front-ends without a handshake: the destination is known at accept time.
+ *   redirect  nftables/iptables REDIRECT: SO_ORIGINAL_DST (IPv4) or
+ *             IP6T_SO_ORIGINAL_DST (IPv6) on the accepted TCP socket
+ *   tproxy    TPROXY: the accepted socket's local address is the destination
+ *   forward   a fixed target from the listener URL
+ * A client gets no protocol answer: a failed dial closes it with RST, the
+ * closest thing to what the real destination would have done. */
+#include <inttypes.h>
+#include <netinet/in.h>
+#include <string.h>
+#include <sys/socket.h>
+
+#include "mpconv/errmap.h"
+#include "mpconv/listener.h"
+#include "mpconv/log.h"
+#include "mpconv/session.h"
+
+#ifndef SO_ORIGINAL_DST
+#define SO_ORIGINAL_DST 80
+#endif
+#ifndef IP6T_SO_ORIGINAL_DST
+#define IP6T_SO_ORIGINAL_DST 80
+#endif
+
+static void refuse(struct session *s, const char *reason)
+{
+    s->reset_client = true;
+    session_close(s, reason);
+}
+
+static bool same_address(const struct sockaddr_storage *a, const struct sockaddr_storage *b)
+{
+    if (a->ss_family != b->ss_family)
+        return false;
+    if (a->ss_family == AF_INET) {
+        const struct sockaddr_in *x = (const void *)a, *y = (const void *)b;
+        return x->sin_port == y->sin_port && x->sin_addr.s_addr == y->sin_addr.s_addr;
+    }
+    const struct sockaddr_in6 *x = (const void *)a, *y = (const void *)b;
+    return x->sin6_port == y->sin6_port &&
+           memcmp(&x->sin6_addr, &y->sin6_addr, sizeof(x->sin6_addr)) == 0;
+}
+
+static int target_from_sockaddr(struct mp_target *t, const struct sockaddr_storage *ss)
+{
+    char host[80];
+    sockaddr_format((const struct sockaddr *)ss, host, sizeof(host));
+    size_t len = strlen(host);
+    return target_parse_hostport(t, host, len, 0);
+}
+
+/* Dials the client's original destination, unless that is mpconv's own
+ * address: nothing redirected the connection, and dialing would loop. */
+static void dial_destination(struct session *s, const struct sockaddr_storage *dst,
+                             const struct sockaddr_storage *local)
+{
+    if (same_address(dst, local) || same_address(dst, &s->listener->bound)) {
+        refuse(s, "loop-to-own-listener");
+        return;
+    }
+    if (target_from_sockaddr(&s->target, dst) != 0) {
+        refuse(s, "bad-original-destination");
+        return;
+    }
+    session_dial(s);
+}
+
+static int local_address(struct session *s, struct sockaddr_storage *out)
+{
+    int len = sizeof(*out);
+    return uv_tcp_getsockname(&s->client_tcp, (struct sockaddr *)out, &len);
+}
+
+static void redirect_start(struct session *s)
+{
+    struct sockaddr_storage dst, local;
+    socklen_t len = sizeof(dst);
+    int fd;
+    if (local_address(s, &local) != 0 || uv_fileno((uv_handle_t *)&s->client_tcp, &fd) != 0) {
+        refuse(s, "client-error");
+        return;
+    }
+    int rc = local.ss_family == AF_INET6
+                 ? getsockopt(fd, IPPROTO_IPV6, IP6T_SO_ORIGINAL_DST, &dst, &len)
+                 : getsockopt(fd, IPPROTO_IP, SO_ORIGINAL_DST, &dst, &len);
+    if (rc != 0) {
+        log_debug("session %" PRIu64 ": no original destination (not redirected?)", s->id);
+        refuse(s, "no-original-destination");
+        return;
+    }
+    dial_destination(s, &dst, &local);
+}
+
+static void tproxy_start(struct session *s)
+{
+    struct sockaddr_storage local;
+    if (local_address(s, &local) != 0) {
+        refuse(s, "client-error");
+        return;
+    }
+    dial_destination(s, &local, &s->listener->bound);
+}
+
+static void forward_start(struct session *s)
+{
+    s->target = s->listener->cfg->forward_to;
+    session_dial(s);
+}
+
+static void transparent_on_dialed(struct session *s, int status)
+{
+    if (status != 0) {
+        refuse(s, errmap_reason(status));
+        return;
+    }
+    session_start_tunnel(s, NULL, 0);
+}
+
+const struct front_ops front_redirect = {
+    .name = "redirect",
+    .on_start = redirect_start,
+    .on_dialed = transparent_on_dialed,
+};
+
+const struct front_ops front_tproxy = {
+    .name = "tproxy",
+    .on_start = tproxy_start,
+    .on_dialed = transparent_on_dialed,
+};
+
+const struct front_ops front_forward = {
+    .name = "forward",
+    .on_start = forward_start,
+    .on_dialed = transparent_on_dialed,
+};
