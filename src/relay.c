@@ -117,6 +117,8 @@ static void on_read(struct stream *s, ssize_t nread, const uv_buf_t *b)
         stream_read_stop(s);
         if (nread == UV_EOF) {
             p->eof = true;
+            if (p->relay->events->eof)
+                p->relay->events->eof(p->relay, p);
             if (!p->writing)
                 pass_on_eof(p);
         } else {

@@ -367,10 +367,19 @@ static void on_relay_message_end(struct relay *r, struct pump *p)
     s->front->on_message_end(s, p);
 }
 
+/* Subflows join after the first data and can leave once the connection is
+ * shut down: count them while both directions are still open. */
+static void on_relay_eof(struct relay *r, struct pump *p)
+{
+    (void)p;
+    update_subflows(container_of(r, struct session, relay));
+}
+
 static const struct relay_events relay_events = {
     .finished = on_relay_finished,
     .failed = on_relay_failed,
     .message_end = on_relay_message_end,
+    .eof = on_relay_eof,
 };
 
 void session_begin_relay(struct session *s)

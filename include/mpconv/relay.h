@@ -48,6 +48,8 @@ struct relay_events {
     void (*failed)(struct relay *r, int err, bool client_side);
     /* A filtered pump wrote the last byte of its message. */
     void (*message_end)(struct relay *r, struct pump *p);
+    /* A source said EOF; nothing has been shut down for it yet (optional). */
+    void (*eof)(struct relay *r, struct pump *p);
 };
 
 struct relay {

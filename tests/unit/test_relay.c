@@ -54,7 +54,8 @@ static void on_message_end(struct relay *r, struct pump *p)
     current->message_ends++;
 }
 
-static const struct relay_events events = {on_finished, on_failed, on_message_end};
+static const struct relay_events events = {
+    .finished = on_finished, .failed = on_failed, .message_end = on_message_end};
 
 static void make_pair(uv_loop_t *loop, uv_pipe_t *handle, int *peer)
 {
