@@ -73,29 +73,40 @@ static void add_relay_bytes(struct session *s)
     s->relay_started = false;
 }
 
-static void update_subflows(struct session *s)
+/* Raises *most to the connection's current subflow count. */
+static void sample_subflows(uv_tcp_t *tcp, unsigned *most)
 {
     int fd;
-    if (s->upstream_tcp && s->mptcp == MPTCP_STATE_YES &&
-        uv_fileno((uv_handle_t *)s->upstream_tcp, &fd) == 0) {
+    if (tcp && uv_fileno((uv_handle_t *)tcp, &fd) == 0) {
         unsigned now = sock_mptcp_subflows(fd);
-        if (now > s->subflows)
-            s->subflows = now;
+        if (now > *most)
+            *most = now;
     }
+}
+
+static void update_subflows(struct session *s)
+{
+    if (s->mptcp == MPTCP_STATE_YES)
+        sample_subflows(s->upstream_tcp, &s->subflows);
+    if (s->client_mptcp)
+        sample_subflows(&s->client_tcp, &s->client_subflows);
 }
 
 static void log_summary(const struct session *s)
 {
     char target[TARGET_HOST_MAX + 16] = "-";
-    char subflows[12] = "?";
+    char subflows[12] = "?", client[48] = "";
     if (s->have_target)
         target_format(&s->target, target, sizeof(target));
     if (s->subflows > 0)
         snprintf(subflows, sizeof(subflows), "%u", s->subflows);
+    if (s->client_mptcp)
+        snprintf(client, sizeof(client), " client_mptcp=yes client_subflows=%u",
+                 s->client_subflows);
     log_info("session end id=%" PRIu64 " client=%s%s via=%s target=%s up=%" PRIu64
              " down=%" PRIu64 " ms=%" PRIu64 " mptcp=%s subflows=%s requests=%" PRIu64
              " reason=%s",
-             s->id, s->client_addr, s->client_mptcp ? " client_mptcp=yes" : "", s->front->name,
+             s->id, s->client_addr, client, s->front->name,
              target, s->bytes_up, s->bytes_down,
              uv_now(s->worker->loop) - s->start_ms,
              s->connected ? mptcp_state_name(s->mptcp) : "-", s->connected ? subflows : "-",

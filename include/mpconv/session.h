@@ -96,6 +96,7 @@ struct session {
     bool reset_client;   /* close the client with RST (the upstream aborted) */
     bool reset_upstream; /* close the upstream with RST (the client aborted) */
     bool client_mptcp;   /* the client connected with MPTCP (MPTCP listeners) */
+    unsigned client_subflows;
     int open_handles;
     uint64_t bytes_up;  /* totals of relays already finished (HTTP keep-alive) */
     uint64_t bytes_down;
