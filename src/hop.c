@@ -317,7 +317,10 @@ struct hop_chain *hop_chain_start(const struct upstream_cfg *up, SSL_CTX *tls_ct
 
 void hop_chain_cancel(struct hop_chain *c)
 {
-    stop_kickoff(c);
+    if (c->kickoff)
+        stop_kickoff(c);
+    else
+        stream_read_stop(*c->stream); /* its callbacks point at c */
     c->cancelled = true;
     free_if_idle(c);
 }
