@@ -38,20 +38,27 @@ struct hop_chain {
     hop_done_cb cb;
     void *owner;
     bool cancelled;
-    bool writing;
+    int writes_in_flight;
     uv_idle_t *kickoff; /* until the first step starts */
     char in[HOP_BUF];
     size_t in_len;
     size_t used; /* bytes of in consumed by the current message */
     char out[1100];
-    struct stream_req write_req;
+};
+
+/* One per message: a step can send its next message before libuv has
+ * reported the previous write, so a request is never reused. */
+struct hop_write {
+    struct stream_req req;
+    struct hop_chain *chain;
+    char data[];
 };
 
 static void next_step(struct hop_chain *c);
 
 static void free_if_idle(struct hop_chain *c)
 {
-    if (!c->writing)
+    if (c->writes_in_flight == 0)
         free(c);
 }
 
@@ -73,13 +80,13 @@ static void finish(struct hop_chain *c, int status)
 
 static void on_written(struct stream_req *req, int status)
 {
-    struct hop_chain *c = req->data;
-    c->writing = false;
-    if (c->cancelled) {
-        free(c);
-        return;
-    }
-    if (status != 0)
+    struct hop_write *w = (struct hop_write *)req;
+    struct hop_chain *c = w->chain;
+    free(w);
+    c->writes_in_flight--;
+    if (c->cancelled)
+        free_if_idle(c);
+    else if (status != 0)
         finish(c, status);
 }
 
@@ -87,11 +94,18 @@ static int send_out(struct hop_chain *c, size_t len)
 {
     if (len == 0)
         return MPCONV_ERR_PARENT_PROTO; /* did not fit: over-long credentials or name */
-    c->write_req.data = c;
-    int err = stream_write(*c->stream, &c->write_req, c->out, len, on_written);
-    if (err == 0)
-        c->writing = true;
-    return err;
+    struct hop_write *w = malloc(sizeof(*w) + len);
+    if (!w)
+        return UV_ENOMEM;
+    memcpy(w->data, c->out, len);
+    w->chain = c;
+    int err = stream_write(*c->stream, &w->req, w->data, len, on_written);
+    if (err != 0) {
+        free(w);
+        return err;
+    }
+    c->writes_in_flight++;
+    return 0;
 }
 
 static void consume(struct hop_chain *c)
@@ -165,7 +179,7 @@ static int socks5_on_method(struct hop_chain *c)
                                           c->up->url.pass));
 }
 
-static int socks5_on_data(struct hop_chain *c)
+static int socks5_phase(struct hop_chain *c)
 {
     enum s5_status st;
     int err;
@@ -193,6 +207,18 @@ static int socks5_on_data(struct hop_chain *c)
     }
     /* A step that answered with the next message waits for more. */
     return err == 0 ? HOP_NEED_MORE : err;
+}
+
+/* Answers that arrived together are handled in one go: no further socket
+ * event would come for bytes already read. */
+static int socks5_on_data(struct hop_chain *c)
+{
+    for (;;) {
+        size_t before = c->in_len;
+        int r = socks5_phase(c);
+        if (r != HOP_NEED_MORE || c->in_len == 0 || c->in_len == before)
+            return r;
+    }
 }
 
 /* --- HTTP CONNECT through the parent --- */

@@ -143,6 +143,20 @@ static void socks5_without_credentials_offers_only_no_auth(void **state)
     assert_int_equal(f->early_len, 0);
 }
 
+/* Answers already waiting make the chain send its next message before libuv
+ * has reported the previous write: each message needs its own request. */
+static void a_parent_that_answers_at_once_gets_every_message(void **state)
+{
+    struct fixture *f = *state;
+    parent_says(f, "\x05\x02" "\x01\x00", 4);
+    parent_says(f, reply_ok, sizeof(reply_ok));
+    use_parent(f, UPSTREAM_SOCKS5, "alice", "pw");
+    run_until_done(f);
+    assert_int_equal(f->status, 0);
+    parent_expects(f, "\x05\x01\x02" "\x01\x05" "alice" "\x02" "pw", 13);
+    parent_expects(f, connect_example, sizeof(connect_example));
+}
+
 static void socks5_wrong_password_is_an_auth_failure(void **state)
 {
     struct fixture *f = *state;
@@ -260,6 +274,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(socks5_with_auth_opens_and_keeps_early_bytes, setup, teardown),
         cmocka_unit_test_setup_teardown(socks5_without_credentials_offers_only_no_auth, setup, teardown),
+        cmocka_unit_test_setup_teardown(a_parent_that_answers_at_once_gets_every_message, setup, teardown),
         cmocka_unit_test_setup_teardown(socks5_wrong_password_is_an_auth_failure, setup, teardown),
         cmocka_unit_test_setup_teardown(socks5_method_downgrade_is_refused, setup, teardown),
         cmocka_unit_test_setup_teardown(socks5_refusal_carries_the_parent_reply, setup, teardown),
