@@ -6,9 +6,11 @@
  * A client gets no protocol answer: a failed dial closes it with RST, the
  * closest thing to what the real destination would have done. */
 #include <inttypes.h>
+#include <arpa/inet.h>
 #include <netinet/in.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <unistd.h>
 
 #include "mpconv/errmap.h"
 #include "mpconv/listener.h"
@@ -41,6 +43,49 @@ static bool same_address(const struct sockaddr_storage *a, const struct sockaddr
            memcmp(&x->sin6_addr, &y->sin6_addr, sizeof(x->sin6_addr)) == 0;
 }
 
+static uint16_t port_of(const struct sockaddr_storage *a)
+{
+    return a->ss_family == AF_INET ? ((const struct sockaddr_in *)a)->sin_port
+                                   : ((const struct sockaddr_in6 *)a)->sin6_port;
+}
+
+static bool is_wildcard(const struct sockaddr_storage *a)
+{
+    static const struct in6_addr any6 = IN6ADDR_ANY_INIT;
+    if (a->ss_family == AF_INET)
+        return ((const struct sockaddr_in *)a)->sin_addr.s_addr == htonl(INADDR_ANY);
+    return memcmp(&((const struct sockaddr_in6 *)a)->sin6_addr, &any6, sizeof(any6)) == 0;
+}
+
+/* Whether this host owns the address: only local addresses can be bound
+ * without IP_TRANSPARENT. */
+static bool is_local_address(const struct sockaddr_storage *a)
+{
+    struct sockaddr_storage probe = *a;
+    socklen_t len = a->ss_family == AF_INET ? sizeof(struct sockaddr_in)
+                                            : sizeof(struct sockaddr_in6);
+    int fd = socket(a->ss_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    if (fd < 0)
+        return false;
+    if (a->ss_family == AF_INET)
+        ((struct sockaddr_in *)&probe)->sin_port = 0;
+    else
+        ((struct sockaddr_in6 *)&probe)->sin6_port = 0;
+    bool local = bind(fd, (struct sockaddr *)&probe, len) == 0;
+    close(fd);
+    return local;
+}
+
+/* A listener bound to a wildcard address is reachable on every local
+ * address of its port. */
+static bool is_own_listener(const struct sockaddr_storage *dst, const struct sockaddr_storage *bound)
+{
+    if (same_address(dst, bound))
+        return true;
+    return dst->ss_family == bound->ss_family && port_of(dst) == port_of(bound) &&
+           is_wildcard(bound) && is_local_address(dst);
+}
+
 static int target_from_sockaddr(struct mp_target *t, const struct sockaddr_storage *ss)
 {
     char host[80];
@@ -54,7 +99,7 @@ static int target_from_sockaddr(struct mp_target *t, const struct sockaddr_stora
 static void dial_destination(struct session *s, const struct sockaddr_storage *dst,
                              const struct sockaddr_storage *local)
 {
-    if (same_address(dst, local) || same_address(dst, &s->listener->bound)) {
+    if (same_address(dst, local) || is_own_listener(dst, &s->listener->bound)) {
         refuse(s, "loop-to-own-listener");
         return;
     }
