@@ -1351,6 +1351,98 @@ def netns_exec(name, args, timeout=30):
                           timeout=timeout)
 
 
+
+# --------------------------------------------------------------------------
+# Any listener kind (TLS, forward), TLS clients, SOCKS5 on any socket
+# --------------------------------------------------------------------------
+
+# Daemon's own LISTEN_RE knows only socks5/http/mixed; this one reads every
+# "listening:" line (socks5+tls, https, mixed+tls, forward, ...) and its flags.
+LISTEN_ANY_RE = re.compile(r"listening: ([a-z0-9+]+)://(\[[0-9a-fA-F:.]+\]|[^\s:/\[]+):(\d+)"
+                           r"((?: \([^)]*\))*)\s*$")
+
+
+def wait_listeners_any(d, n, timeout=15):
+    """Waits for n "listening:" lines of any scheme; returns Listener objects
+    (kind = the scheme as logged, flags = set of the "(...)" words, e.g.
+    {"mptcp", "auth required"}) in log order and stores them in d.listeners."""
+    def found():
+        out = []
+        for l in d.log():
+            m = LISTEN_ANY_RE.search(l)
+            if m:
+                li = Listener(m.group(1), m.group(2), int(m.group(3)))
+                li.flags = set(re.findall(r"\(([^)]*)\)", m.group(4)))
+                li.line = l
+                out.append(li)
+        return out
+    deadline = time.monotonic() + timeout
+    while len(found()) < n:
+        if d.proc.poll() is not None:
+            time.sleep(0.05)  # let the reader drain stderr
+            raise TestFailure(f"daemon exited rc={d.proc.returncode} before listening; "
+                              f"stderr: {' | '.join(d.log()[-10:])}")
+        if time.monotonic() > deadline:
+            raise TestFailure(f"daemon did not log {n} 'listening:' line(s) in {timeout}s; "
+                              f"stderr: {' | '.join(d.log()[-10:])}")
+        with d.cv:
+            d.cv.wait(0.1)
+    d.listeners = found()[:n]
+    return d.listeners
+
+
+def start_daemon(args, timeout=15, **kw):
+    """Daemon(args) that understands every listener scheme (see wait_listeners_any)."""
+    d = Daemon(args, wait=False, **kw)
+    wait_listeners_any(d, sum(1 for a in args if a == "-l"), timeout)
+    return d
+
+
+def tls_client_ctx(cafile):
+    ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+    ctx.load_verify_locations(cafile)
+    return ctx
+
+
+def tls_connect(addr, cafile, server_hostname="localhost", timeout=10, mptcp=False):
+    """TCP (or MPTCP) connection to addr wrapped in TLS, verified against cafile."""
+    host, port = addr
+    fam = socket.AF_INET6 if ":" in host else socket.AF_INET
+    s = socket.socket(fam, socket.SOCK_STREAM, IPPROTO_MPTCP if mptcp else 0)
+    s.settimeout(timeout)
+    try:
+        s.connect((host, port))
+        s.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        return tls_client_ctx(cafile).wrap_socket(s, server_hostname=server_hostname)
+    except BaseException:
+        s.close()
+        raise
+
+
+def socks5_request(s, host, port, user=None, password=None, early=b""):
+    """SOCKS5 greeting (+ RFC 1929 auth) + CONNECT on an already connected socket
+    (plain or TLS), all in ONE write together with `early` payload bytes.
+    Returns (method_reply, auth_reply or None, connect_reply); stops early (None
+    for what was not received) when the server refuses a step."""
+    if user is None:
+        msg = b"\x05\x01\x00"
+    else:
+        u, p = user.encode(), password.encode()
+        msg = b"\x05\x01\x02" + b"\x01" + bytes([len(u)]) + u + bytes([len(p)]) + p
+    msg += b"\x05\x01\x00" + socks5_addr(host, port) + early
+    s.sendall(msg)
+    method = recv_exact(s, 2)
+    auth = None
+    if user is not None:
+        if method != b"\x05\x02":
+            return method, None, None
+        auth = recv_exact(s, 2)
+        if auth != b"\x01\x00":
+            return method, auth, None
+    elif method != b"\x05\x00":
+        return method, None, None
+    return method, auth, socks5_reply(s)
+
 if __name__ == "__main__":
     if len(sys.argv) >= 2 and sys.argv[1] == "origin":
         _origin_main(sys.argv[2:])
