@@ -27,14 +27,27 @@ API (see Testbed):
         tb.link_down(2); tb.link_up(2)             # WAN admin down / up (+ routes)
         tb.endpoints_clear(); tb.endpoints_add()   # single-path / two-path router
         tb.curl([...])                             # curl in lan
+        c = tb.daemon([...], ns=tb.srv)            # mpconv elsewhere (a concentrator)
+        o = tb.origin("echo", tcp_only=True)       # echo mode; plain-TCP listener
+        tb.add_public_address()                    # 203.0.113.80/32 on srv's lo too
+        tb.nft(tb.rtr, RULESET); tb.nft_delete_table(tb.rtr, "inet", "mpconv")
+        r = tb.client(tb.lan, (host, port), send=N, mptcp=False, socks5=None)
+                                                   # raw client: sends N, reads to EOF
+
+tb.daemon() waits for the "listening:" lines of any scheme (redirect, tproxy,
+forward, socks5+tls, ...); Listener.kind is the scheme, .flags the "(...)" words.
 
 PathOrigin (child process `python3 testbed.py origin`, also usable by hand):
 HTTP origin bound to ADDR (GET /bytes/N, PUT/POST -> sha256 of the body) or
-raw `source`/`sink`. For each connection it samples MPTCP_INFO and
+raw `source`/`sink`/`echo` (echo: the sha256 of what it received is reported);
+`--tcp-only` listens with plain TCP. For each connection it samples MPTCP_INFO and
 MPTCP_FULL_INFO every 50 ms while the connection is open and reports at the end:
 SO_PROTOCOL, subflows at accept, the maximum subflows_total seen while active,
 subflows at close, and per-path bytes (per peer address of each subflow:
 bytes acked by the peer + bytes received).
+
+`python3 testbed.py client --connect HOST:PORT [--send N] [--mptcp]
+[--socks5 IP:PORT]` is the raw client behind tb.client(); it prints one JSON line.
 
 Run `python3 testbed.py up` (root) to build the topology and keep it until ^C.
 """
@@ -45,6 +58,7 @@ import ctypes
 import hashlib
 import json
 import os
+import re
 import select
 import signal
 import socket
@@ -56,7 +70,7 @@ import time
 from mpconvtest import (IPPROTO_MPTCP, Daemon, Reader, Skip, TestFailure, _hget,
                         _read_chunked, _read_http_head, check, clean_env, mptcp_subflows,
                         netns_create, netns_delete, netns_usable, payload, sock_protocol,
-                        wait_until)
+                        wait_listeners_any, wait_until)
 
 LAN_IP, RTR_LAN_IP = "10.10.0.2", "10.10.0.1"
 WAN_IP = {1: "10.1.1.1", 2: "10.2.2.1"}      # router side
@@ -66,6 +80,9 @@ SRV_DEV = {1: "w1", 2: "w2"}
 WAN_METRIC = {1: 100, 2: 200}
 WAN_TABLE = {1: 101, 2: 102}
 SERVICE_IP = "10.99.0.1"
+# A second service address outside every private/bypass range (TEST-NET-3), for
+# transparent-proxy rules that skip 10.0.0.0/8 (add_public_address()).
+PUBLIC_IP = "203.0.113.80"
 
 
 def testbed_usable():
@@ -286,18 +303,72 @@ class Testbed:
                     out[k[len("MPTcpExt"):]] = v
         return out
 
+    # -- extra addresses, firewall, policy routing (transparent proxying)
+    def add_public_address(self, ip=PUBLIC_IP):
+        """A second /32 service address on srv's lo (reached via the router's
+        default routes like 10.99.0.1). Idempotent."""
+        r = self.ip(self.srv, "-4", "-o", "addr", "show", "dev", "lo").stdout.decode()
+        if f" {ip}/32 " not in r:
+            self.ip(self.srv, "addr", "add", f"{ip}/32", "dev", "lo")
+        return ip
+
+    def nft(self, ns, ruleset):
+        """Loads an nftables ruleset (text, as for `nft -f FILE`) into netns ns."""
+        r = subprocess.run(["ip", "netns", "exec", ns, "nft", "-f", "-"], input=ruleset.encode(),
+                           capture_output=True, timeout=30)
+        if r.returncode != 0:
+            raise TestFailure(f"[{ns}] nft -f failed rc={r.returncode}: "
+                              f"{r.stderr.decode(errors='replace').strip()}")
+
+    def nft_delete_table(self, ns, family, name):
+        """Deletes one table; absent is fine."""
+        self.run(ns, ["nft", "delete", "table", family, name], check=False)
+
     # -- processes
-    def daemon(self, args, **kw):
-        """mpconv inside rtr (the harness Daemon with ip netns exec)."""
+    def daemon(self, args, ns=None, **kw):
+        """mpconv inside rtr (or ns), the harness Daemon with ip netns exec. Waits
+        for its "listening:" lines of any scheme (socks5+tls, redirect, tproxy,
+        forward, ...; Listener.kind is the scheme as logged, .flags the "(...)" words)."""
         kw.setdefault("case_scoped", False)
-        d = Daemon(list(args), netns=self.rtr, **kw)
+        wait = kw.pop("wait", True)
+        n = kw.pop("n_listeners", None)
+        timeout = kw.pop("timeout", 15)
+        d = Daemon(list(args), netns=ns or self.rtr, wait=False, **kw)
         self.daemons.append(d)
+        if wait:
+            if n is None:
+                n = sum(1 for a in args if a == "-l")
+                if n == 0 and kw.get("config") is not None:
+                    n = len(re.findall(r"^\s*listen\s*=", kw["config"], re.M))
+            wait_listeners_any(d, n, timeout)
         return d
 
-    def origin(self, mode="http", size=0, bind=SERVICE_IP, ns=None):
-        o = PathOrigin(ns or self.srv, mode, size=size, bind=bind)
+    def origin(self, mode="http", size=0, bind=SERVICE_IP, ns=None, tcp_only=False):
+        """PathOrigin in srv (or ns). mode http/source/sink/echo; tcp_only: a plain
+        TCP listener (an MPTCP client falls back)."""
+        o = PathOrigin(ns or self.srv, mode, size=size, bind=bind, tcp_only=tcp_only)
         self.origins.append(o)
         return o
+
+    def client(self, ns, connect, send=0, mptcp=False, socks5=None, timeout=60):
+        """One raw connection from ns (default use: lan) with `python3 testbed.py
+        client`: connects to (host, port) (MPTCP if asked), optionally a SOCKS5
+        no-auth CONNECT to socks5=(host, port), then sends `send` payload bytes
+        (then SHUT_WR) while reading to EOF. Returns its JSON report (dict): proto,
+        subflows, local, sent, sent_sha, recv, recv_sha, secs, error."""
+        cmd = [sys.executable, os.path.abspath(__file__), "client", "--connect",
+               f"{connect[0]}:{connect[1]}", "--send", str(send), "--timeout", str(timeout - 5)]
+        if mptcp:
+            cmd.append("--mptcp")
+        if socks5:
+            cmd += ["--socks5", f"{socks5[0]}:{socks5[1]}"]
+        r = self.run(ns, cmd, check=False, timeout=timeout)
+        out = r.stdout.decode(errors="replace").strip().splitlines()
+        try:
+            return json.loads(out[-1])
+        except (IndexError, ValueError):
+            raise TestFailure(f"client in {ns} rc={r.returncode}: "
+                              f"{r.stderr.decode(errors='replace')[-500:]}") from None
 
     def curl(self, args, timeout=120):
         cmd = ["curl", "-sS", "--noproxy", "", "--max-time", str(timeout - 5)] + list(args)
@@ -401,11 +472,13 @@ class _ConnStats:
 def _origin_serve(argv):
     ap = argparse.ArgumentParser(prog="testbed.py origin")
     ap.add_argument("--bind", default=SERVICE_IP)
-    ap.add_argument("--mode", default="http", choices=("http", "source", "sink"))
+    ap.add_argument("--mode", default="http", choices=("http", "source", "sink", "echo"))
     ap.add_argument("--size", type=int, default=0)
     ap.add_argument("--interval", type=float, default=0.05)
+    ap.add_argument("--tcp-only", action="store_true")
     a = ap.parse_args(argv)
-    ls = socket.socket(socket.AF_INET, socket.SOCK_STREAM, IPPROTO_MPTCP)
+    ls = socket.socket(socket.AF_INET, socket.SOCK_STREAM,
+                       socket.IPPROTO_TCP if a.tcp_only else IPPROTO_MPTCP)
     ls.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     ls.bind((a.bind, 0))
     ls.listen(64)
@@ -452,6 +525,18 @@ def _origin_serve(argv):
                     h.update(b)
                 st.sha = h.hexdigest()
                 c.sendall(st.sha.encode() + b"\n")
+            elif a.mode == "echo":
+                h = hashlib.sha256()
+                while True:
+                    b = c.recv(1 << 20)
+                    if not b:
+                        break
+                    st.received += len(b)
+                    h.update(b)
+                    c.sendall(b)
+                    st.sent += len(b)
+                st.sha = h.hexdigest()
+                c.shutdown(socket.SHUT_WR)
             else:
                 serve_http(c, st)
         except (OSError, EOFError, ValueError) as e:
@@ -537,10 +622,13 @@ class PathOrigin:
     """The origin above as a child process inside a netns. conns() / ends()
     return the parsed "conn" / "end" records; wait_end() waits for one."""
 
-    def __init__(self, ns, mode="http", size=0, bind=SERVICE_IP, timeout=15):
+    def __init__(self, ns, mode="http", size=0, bind=SERVICE_IP, timeout=15, tcp_only=False):
         cmd = ["ip", "netns", "exec", ns, sys.executable, os.path.abspath(__file__), "origin",
                "--bind", bind, "--mode", mode, "--size", str(size)]
+        if tcp_only:
+            cmd.append("--tcp-only")
         self.bind = bind
+        self.tcp_only = tcp_only
         self.proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                                      stdin=subprocess.DEVNULL)
         self.records = []
@@ -634,6 +722,74 @@ def path_split(end):
     return " / ".join(parts) or "n/a"
 
 
+def _client_main(argv):
+    """`testbed.py client`: one raw (MPTCP) connection, optional SOCKS5 CONNECT,
+    sends N payload bytes while reading to EOF; prints one JSON line."""
+    ap = argparse.ArgumentParser(prog="testbed.py client")
+    ap.add_argument("--connect", required=True)
+    ap.add_argument("--send", type=int, default=0)
+    ap.add_argument("--mptcp", action="store_true")
+    ap.add_argument("--socks5")
+    ap.add_argument("--timeout", type=float, default=60)
+    a = ap.parse_args(argv)
+    host, _, port = a.connect.rpartition(":")
+    rep = {"proto": None, "subflows": None, "local": None, "sent": 0, "sent_sha": None,
+           "recv": 0, "recv_sha": None, "secs": None, "error": None}
+    t0 = time.monotonic()
+    c = socket.socket(socket.AF_INET, socket.SOCK_STREAM,
+                      IPPROTO_MPTCP if a.mptcp else socket.IPPROTO_TCP)
+    c.settimeout(a.timeout)
+    h_in = hashlib.sha256()
+    try:
+        c.connect((host, int(port)))
+        rep["local"] = "%s:%d" % c.getsockname()[:2]
+        rep["proto"] = sock_protocol(c)
+        if a.socks5:
+            th, _, tp = a.socks5.rpartition(":")
+            c.sendall(b"\x05\x01\x00\x05\x01\x00\x01" + socket.inet_aton(th)
+                      + int(tp).to_bytes(2, "big"))
+            rd = Reader(c)
+            m = rd.read_exact(2)
+            r = rd.read_exact(10)
+            if m != b"\x05\x00" or r[:2] != b"\x05\x00":
+                raise OSError(f"SOCKS5 refused: {m.hex()} {r.hex()}")
+            h_in.update(bytes(rd.buf))
+            rep["recv"] += len(rd.buf)
+        err = []
+
+        def sender():
+            try:
+                mv = payload(a.send)
+                for off in range(0, a.send, 1 << 20):
+                    c.sendall(mv[off:off + (1 << 20)])
+                    rep["sent"] += min(1 << 20, a.send - off)
+                c.shutdown(socket.SHUT_WR)
+            except OSError as e:
+                err.append(repr(e))
+
+        t = threading.Thread(target=sender, daemon=True)
+        t.start()
+        while True:
+            b = c.recv(1 << 20)
+            if not b:
+                break
+            rep["recv"] += len(b)
+            h_in.update(b)
+            if rep["subflows"] is None or rep["recv"] % (1 << 22) < len(b):
+                rep["subflows"] = max(rep["subflows"] or 0, mptcp_subflows(c) or 0)
+        t.join(a.timeout)
+        if err:
+            rep["error"] = err[0]
+        rep["sent_sha"] = hashlib.sha256(payload(a.send)).hexdigest()
+    except (OSError, EOFError) as e:
+        rep["error"] = repr(e)
+    finally:
+        rep["secs"] = time.monotonic() - t0
+        rep["recv_sha"] = h_in.hexdigest()
+        c.close()
+    print(json.dumps(rep), flush=True)
+
+
 def _up_main():
     tb = Testbed().start()
     print(f"namespaces: lan={tb.lan} rtr={tb.rtr} srv={tb.srv}; ^C to delete them", flush=True)
@@ -648,6 +804,8 @@ def _up_main():
 if __name__ == "__main__":
     if len(sys.argv) >= 2 and sys.argv[1] == "origin":
         _origin_serve(sys.argv[2:])
+    elif len(sys.argv) >= 2 and sys.argv[1] == "client":
+        _client_main(sys.argv[2:])
     elif len(sys.argv) >= 2 and sys.argv[1] == "up":
         _up_main()
     else:
