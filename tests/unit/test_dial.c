@@ -73,18 +73,36 @@ static struct mp_target target_of(const char *host, uint16_t port)
     return t;
 }
 
-static void dial_once(enum mptcp_mode mode, struct mp_target t, uint32_t timeout_ms,
-                      struct outcome *o)
+static uint32_t mark_seen; /* SO_MARK of the last connection handed over */
+
+static void record_mark(const struct outcome *o)
+{
+    int fd;
+    socklen_t len = sizeof(mark_seen);
+    mark_seen = 0;
+    if (o->conn && uv_fileno((uv_handle_t *)o->conn, &fd) == 0)
+        getsockopt(fd, SOL_SOCKET, SO_MARK, &mark_seen, &len);
+}
+
+static void dial_marked(enum mptcp_mode mode, uint32_t mark, struct mp_target t,
+                        uint32_t timeout_ms, struct outcome *o)
 {
     uv_loop_t loop;
     struct sock_factory sockets;
     uv_loop_init(&loop);
-    sock_factory_init(&sockets, mode, 0);
+    sock_factory_init(&sockets, mode, mark);
     struct dialer dialer = {.loop = &loop, .sockets = &sockets, .connect_timeout_ms = timeout_ms};
     assert_non_null(dial_start(&dialer, &t, on_done, o));
     assert_int_equal(o->calls, 0); /* never called from inside dial_start */
     run_until_called(&loop, o);
+    record_mark(o);
     finish_loop(&loop, o);
+}
+
+static void dial_once(enum mptcp_mode mode, struct mp_target t, uint32_t timeout_ms,
+                      struct outcome *o)
+{
+    dial_marked(mode, 0, t, timeout_ms, o);
 }
 
 static void connects_to_a_literal_over_mptcp(void **state)
@@ -109,6 +127,28 @@ static void mode_off_uses_plain_tcp(void **state)
     dial_once(MPTCP_MODE_OFF, target_of("127.0.0.1", port), 5000, &o);
     assert_int_equal(o.status, 0);
     assert_false(o.is_mptcp);
+    close(lfd);
+}
+
+/* Firewall rules tell mpconv's own traffic by this mark (all subflows). */
+static void upstream_sockets_carry_the_mark(void **state)
+{
+    (void)state;
+    if (sock_probe_mark(0x100) != 0) {
+        const char *ci = getenv("CI");
+        if (ci && strcmp(ci, "true") == 0)
+            fail_msg("SO_MARK needs CAP_NET_ADMIN, and CI must run this test");
+        print_message("skipped: SO_MARK needs CAP_NET_ADMIN (run as root)\n");
+        skip();
+    }
+    uint16_t port;
+    int lfd = listen_v4(&port, 8);
+    for (int mode = MPTCP_MODE_AUTO; mode <= MPTCP_MODE_OFF; mode += MPTCP_MODE_OFF) {
+        struct outcome o = {0};
+        dial_marked((enum mptcp_mode)mode, 0x100, target_of("127.0.0.1", port), 5000, &o);
+        assert_int_equal(o.status, 0);
+        assert_int_equal(mark_seen, 0x100);
+    }
     close(lfd);
 }
 
@@ -189,6 +229,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(connects_to_a_literal_over_mptcp),
         cmocka_unit_test(mode_off_uses_plain_tcp),
+        cmocka_unit_test(upstream_sockets_carry_the_mark),
         cmocka_unit_test(a_closed_port_is_refused),
         cmocka_unit_test(a_name_falls_through_to_the_address_that_answers),
         cmocka_unit_test(an_unknown_name_reports_a_resolver_error),
