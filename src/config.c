@@ -2,6 +2,7 @@
  * default and where it lands. The same table applies the defaults, reads the
  * INI file, takes command-line overrides and prints the dump. */
 #include "mpconv/config.h"
+#include "mpconv/ascii.h"
 #include "mpconv/errbuf.h"
 
 #include <errno.h>
@@ -184,10 +185,6 @@ static void format_seconds(uint32_t ms, char *out, size_t cap)
         out[--n] = '\0';
 }
 
-static bool is_digit(char c)
-{
-    return c >= '0' && c <= '9';
-}
 
 /* "N" or "N.D", D at most 3 digits. No strtod: it is locale-dependent and
  * takes "inf", "1e3" and hex. */
@@ -196,17 +193,17 @@ static int parse_seconds(const char *s, uint32_t *ms)
     uint64_t whole = 0, frac = 0;
     unsigned frac_digits = 0;
 
-    if (!is_digit(*s))
+    if (!ascii_is_digit(*s))
         return -1;
-    for (; is_digit(*s); s++) {
+    for (; ascii_is_digit(*s); s++) {
         whole = whole * 10 + (uint64_t)(*s - '0');
         if (whole > UINT32_MAX)
             return -1;
     }
     if (*s == '.') {
-        if (!is_digit(*++s))
+        if (!ascii_is_digit(*++s))
             return -1;
-        for (; is_digit(*s); s++, frac_digits++) {
+        for (; ascii_is_digit(*s); s++, frac_digits++) {
             if (frac_digits == 3)
                 return -1;
             frac = frac * 10 + (uint64_t)(*s - '0');
@@ -223,18 +220,16 @@ static int parse_seconds(const char *s, uint32_t *ms)
     return 0;
 }
 
-static int digit_value(char c, unsigned base)
-{
-    if (is_digit(c))
-        return c - '0';
-    if (base == 16 && c >= 'a' && c <= 'f')
-        return c - 'a' + 10;
-    if (base == 16 && c >= 'A' && c <= 'F')
-        return c - 'A' + 10;
-    return -1;
-}
 
 /* Decimal, or hex after "0x" (firewall marks are usually written in hex). */
+
+/* A digit's value in base 10 or 16, else -1. */
+static int digit_value(char c, unsigned base)
+{
+    int v = ascii_hex_value((unsigned char)c);
+    return v >= 0 && (unsigned)v < base ? v : -1;
+}
+
 static int parse_uint(const char *s, uint32_t *out)
 {
     unsigned base = 10;

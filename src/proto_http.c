@@ -1,5 +1,6 @@
 /* HTTP/1.x head parsing, body framing and proxy rewriting (RFC 9110/9112). */
 #include "mpconv/proto_http.h"
+#include "mpconv/ascii.h"
 
 #include <openssl/crypto.h>
 #include <stdio.h>
@@ -14,14 +15,10 @@
 
 /* ---- bytes and slices ---- */
 
-static bool is_digit(unsigned char c)
-{
-    return c >= '0' && c <= '9';
-}
 
 static bool is_tchar(unsigned char c)
 {
-    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || is_digit(c) ||
+    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || ascii_is_digit(c) ||
            (c != '\0' && strchr("!#$%&'*+-.^_`|~", c) != NULL);
 }
 
@@ -108,7 +105,7 @@ static bool parse_u64(struct http_slice s, uint64_t *out)
     if (s.n == 0)
         return false;
     for (size_t i = 0; i < s.n; i++) {
-        if (!is_digit((unsigned char)s.p[i]))
+        if (!ascii_is_digit((unsigned char)s.p[i]))
             return false;
         unsigned d = (unsigned)(s.p[i] - '0');
         if (v > (UINT64_MAX - d) / 10)
@@ -165,8 +162,8 @@ static size_t skip_empty_lines(const char *buf, size_t len)
 /* Returns 0, 400 (not an HTTP-version) or 505 (not 1.0 or 1.1). */
 static int parse_version(struct http_slice v, int *minor)
 {
-    if (v.n != 8 || memcmp(v.p, "HTTP/", 5) != 0 || !is_digit((unsigned char)v.p[5]) ||
-        v.p[6] != '.' || !is_digit((unsigned char)v.p[7]))
+    if (v.n != 8 || memcmp(v.p, "HTTP/", 5) != 0 || !ascii_is_digit((unsigned char)v.p[5]) ||
+        v.p[6] != '.' || !ascii_is_digit((unsigned char)v.p[7]))
         return 400;
     if (v.p[5] != '1' || v.p[7] > '1')
         return 505;
@@ -193,8 +190,8 @@ static int parse_status_line(struct http_slice line, struct http_head *h)
     int err = parse_version(version, &h->minor_version);
     if (err)
         return err;
-    if (rest.n < 3 || !is_digit((unsigned char)rest.p[0]) || !is_digit((unsigned char)rest.p[1]) ||
-        !is_digit((unsigned char)rest.p[2]) || (rest.n > 3 && rest.p[3] != ' '))
+    if (rest.n < 3 || !ascii_is_digit((unsigned char)rest.p[0]) || !ascii_is_digit((unsigned char)rest.p[1]) ||
+        !ascii_is_digit((unsigned char)rest.p[2]) || (rest.n > 3 && rest.p[3] != ' '))
         return 400;
     h->status = (rest.p[0] - '0') * 100 + (rest.p[1] - '0') * 10 + (rest.p[2] - '0');
     if (h->status < 100 || h->status > 599)
@@ -534,16 +531,6 @@ enum chunk_state {
     CH_DONE,
 };
 
-static int hex_value(unsigned char c)
-{
-    if (is_digit(c))
-        return c - '0';
-    if (c >= 'a' && c <= 'f')
-        return c - 'a' + 10;
-    if (c >= 'A' && c <= 'F')
-        return c - 'A' + 10;
-    return -1;
-}
 
 static bool expect(struct http_body *b, unsigned char c, unsigned char want, enum chunk_state next)
 {
@@ -559,7 +546,7 @@ static bool chunk_step(struct http_body *b, unsigned char c)
     switch ((enum chunk_state)b->chunk_state) {
     case CH_SIZE_START:
     case CH_SIZE: {
-        int d = hex_value(c);
+        int d = ascii_hex_value(c);
         if (d >= 0) {
             if (b->remaining > UINT64_MAX >> 4)
                 return false;

@@ -2,6 +2,7 @@
  * Error messages never quote the authority part of a URL: a mistyped or
  * unescaped password can end up anywhere in it. */
 #include "mpconv/url.h"
+#include "mpconv/ascii.h"
 #include "mpconv/errbuf.h"
 
 #include <stdint.h>
@@ -9,35 +10,15 @@
 #include <string.h>
 
 
-static bool is_alpha(char c)
-{
-    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z');
-}
-
-static bool is_digit(char c)
-{
-    return c >= '0' && c <= '9';
-}
-
-static int hex_value(char c)
-{
-    if (is_digit(c))
-        return c - '0';
-    if (c >= 'a' && c <= 'f')
-        return c - 'a' + 10;
-    if (c >= 'A' && c <= 'F')
-        return c - 'A' + 10;
-    return -1;
-}
 
 /* RFC 3986: ALPHA *( ALPHA / DIGIT / "+" / "-" / "." ), stored lower-cased. */
 static int parse_scheme(const char *s, size_t len, char *out, char *err, size_t cap)
 {
-    if (len == 0 || len > URL_SCHEME_MAX || !is_alpha(s[0]))
+    if (len == 0 || len > URL_SCHEME_MAX || !ascii_is_alpha(s[0]))
         return errbuf_fail(err, cap, "invalid scheme (expected SCHEME://HOST:PORT or a word like 'direct')");
     for (size_t i = 0; i < len; i++) {
         char c = s[i];
-        if (!is_alpha(c) && !is_digit(c) && c != '+' && c != '-' && c != '.')
+        if (!ascii_is_alpha(c) && !ascii_is_digit(c) && c != '+' && c != '-' && c != '.')
             return errbuf_fail(err, cap, "invalid scheme (expected SCHEME://HOST:PORT or a word like 'direct')");
         out[i] = (c >= 'A' && c <= 'Z') ? (char)(c - 'A' + 'a') : c;
     }
@@ -53,8 +34,8 @@ static int percent_decode(const char *s, size_t len, char *out, size_t cap, cons
     for (size_t i = 0; i < len; i++) {
         char c = s[i];
         if (c == '%') {
-            int hi = i + 2 < len ? hex_value(s[i + 1]) : -1;
-            int lo = i + 2 < len ? hex_value(s[i + 2]) : -1;
+            int hi = i + 2 < len ? ascii_hex_value(s[i + 1]) : -1;
+            int lo = i + 2 < len ? ascii_hex_value(s[i + 2]) : -1;
             if (hi < 0 || lo < 0 || (hi == 0 && lo == 0))
                 return errbuf_fail(err, err_cap, "invalid percent-escape in %s", what);
             c = (char)(hi * 16 + lo);
@@ -128,7 +109,7 @@ static bool param_key_ok(const char *s, size_t len)
     if (len == 0 || len > URL_PARAM_KEY_MAX)
         return false;
     for (size_t i = 0; i < len; i++)
-        if (!is_alpha(s[i]) && !is_digit(s[i]) && s[i] != '_' && s[i] != '-' && s[i] != '.')
+        if (!ascii_is_alpha(s[i]) && !ascii_is_digit(s[i]) && s[i] != '_' && s[i] != '-' && s[i] != '.')
             return false;
     return true;
 }
@@ -254,7 +235,7 @@ static void put_escaped(struct out_buf *b, const char *s, const char *keep)
     static const char hex[] = "0123456789ABCDEF";
     for (; *s; s++) {
         unsigned char c = (unsigned char)*s;
-        if (is_alpha((char)c) || is_digit((char)c) || c == '-' || c == '.' || c == '_' || c == '~' ||
+        if (ascii_is_alpha((char)c) || ascii_is_digit((char)c) || c == '-' || c == '.' || c == '_' || c == '~' ||
             strchr(keep, c)) {
             put_bytes(b, (const char *)&c, 1);
         } else {
