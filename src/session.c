@@ -308,7 +308,6 @@ static void on_dialed(void *owner, int status, uv_tcp_t *conn, bool is_mptcp)
         s->upstream->data = s;
         s->open_handles++;
         s->connected = true;
-        s->upstream_is_mptcp_socket = is_mptcp;
         uv_fileno((uv_handle_t *)conn, &fd);
         s->mptcp = sock_mptcp_state(fd, is_mptcp, &s->subflows);
         if (via_parent(s)) {

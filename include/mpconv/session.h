@@ -108,7 +108,6 @@ struct session {
 
     struct mp_target target;
     bool have_target;
-    bool upstream_is_mptcp_socket;
     enum mptcp_state mptcp;
     unsigned subflows;
     uint64_t start_ms;
