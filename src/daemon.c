@@ -13,12 +13,15 @@
 #include "mpconv/sock.h"
 #include "mpconv/tls.h"
 
+#define DRAIN_DEADLINE_MS 10000
+
 struct daemon {
-    struct worker worker;
+    struct worker worker; /* first: on_drained gets the worker */
     struct listener *listeners;
     size_t n_listeners;
     uv_signal_t sigint;
     uv_signal_t sigterm;
+    uv_timer_t drain_deadline;
 };
 
 /* Each connection needs two descriptors; the soft limit is often 1024. */
@@ -60,12 +63,56 @@ static int check_mptcp(enum mptcp_mode mode)
     return 0;
 }
 
+/* Closes the daemon's own handles; uv_run returns once the sessions are
+ * gone too. */
+static void close_daemon_handles(struct daemon *d)
+{
+    for (size_t i = 0; i < d->n_listeners; i++)
+        listener_close(&d->listeners[i]);
+    uv_close((uv_handle_t *)&d->sigint, NULL);
+    uv_close((uv_handle_t *)&d->sigterm, NULL);
+    uv_close((uv_handle_t *)&d->drain_deadline, NULL);
+}
+
+static void on_drained(struct worker *w)
+{
+    struct daemon *d = (struct daemon *)w;
+    log_info("all sessions finished");
+    uv_timer_stop(&d->drain_deadline);
+    if (!uv_is_closing((uv_handle_t *)&d->sigint))
+        close_daemon_handles(d);
+}
+
+static void on_drain_deadline(uv_timer_t *t)
+{
+    struct daemon *d = t->data;
+    log_info("drain deadline: closing %llu sessions",
+             (unsigned long long)d->worker.active_sessions);
+    worker_close_sessions(&d->worker);
+}
+
+/* First signal: stop accepting and let sessions finish, up to a deadline.
+ * A second one closes them at once. */
 static void on_stop_signal(uv_signal_t *sig, int signum)
 {
     struct daemon *d = sig->data;
-    log_info("%s: shutting down (%llu active sessions)", strsignal(signum),
-             (unsigned long long)d->worker.active_sessions);
-    uv_stop(sig->loop);
+    struct worker *w = &d->worker;
+    if (w->draining) {
+        log_info("%s again: closing %llu sessions now", strsignal(signum),
+                 (unsigned long long)w->active_sessions);
+        worker_close_sessions(w);
+        return;
+    }
+    log_info("%s: no new connections; waiting up to %d s for %llu sessions", strsignal(signum),
+             DRAIN_DEADLINE_MS / 1000, (unsigned long long)w->active_sessions);
+    w->draining = true;
+    w->on_drained = on_drained;
+    for (size_t i = 0; i < d->n_listeners; i++)
+        listener_close(&d->listeners[i]);
+    if (w->active_sessions == 0)
+        on_drained(w);
+    else
+        uv_timer_start(&d->drain_deadline, on_drain_deadline, DRAIN_DEADLINE_MS, 0);
 }
 
 static int start_listeners(struct daemon *d, const struct config *cfg)
@@ -134,16 +181,19 @@ int daemon_run(const struct config *cfg)
 
     memset(&d, 0, sizeof(d));
     int status = worker_init(&d.worker, loop, cfg) == 0 && start_listeners(&d, cfg) == 0 ? 0 : 1;
+    uv_signal_init(loop, &d.sigint);
+    uv_signal_init(loop, &d.sigterm);
+    uv_timer_init(loop, &d.drain_deadline);
+    d.sigint.data = d.sigterm.data = d.drain_deadline.data = &d;
     if (status == 0) {
-        uv_signal_init(loop, &d.sigint);
-        uv_signal_init(loop, &d.sigterm);
-        d.sigint.data = d.sigterm.data = &d;
         uv_signal_start(&d.sigint, on_stop_signal, SIGINT);
         uv_signal_start(&d.sigterm, on_stop_signal, SIGTERM);
         uv_run(loop, UV_RUN_DEFAULT);
+    } else {
+        close_daemon_handles(&d);
     }
-    for (size_t i = 0; i < d.n_listeners; i++)
-        listener_close(&d.listeners[i]);
+    uv_run(loop, UV_RUN_DEFAULT); /* let every close callback run */
+    uv_loop_close(loop);
     free(d.listeners);
     bufpool_drain(&d.worker.pool);
     SSL_CTX_free(d.worker.upstream_tls);

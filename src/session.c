@@ -28,12 +28,32 @@ struct reply_req {
     char data[];
 };
 
+static void unlink_session(struct session *s)
+{
+    struct worker *w = s->worker;
+    if (s->prev)
+        s->prev->next = s->next;
+    else
+        w->sessions = s->next;
+    if (s->next)
+        s->next->prev = s->prev;
+    w->active_sessions--;
+    if (w->draining && w->active_sessions == 0 && w->on_drained)
+        w->on_drained(w);
+}
+
 static void maybe_free(struct session *s)
 {
     if (--s->open_handles > 0)
         return;
-    s->worker->active_sessions--;
+    unlink_session(s);
     free(s);
+}
+
+void worker_close_sessions(struct worker *w)
+{
+    for (struct session *s = w->sessions; s; s = s->next)
+        session_close(s, "shutdown");
 }
 
 static void on_client_closed(struct stream *st)
@@ -510,6 +530,10 @@ void session_accept(struct worker *w, const struct listener *l, uv_stream_t *ser
     s->state = SESSION_HANDSHAKE;
     s->hs_cap = front == &front_socks5 ? SOCKS5_HANDSHAKE_MAX : w->cfg->max_header_bytes;
     s->close_reason = "?";
+    s->next = w->sessions;
+    if (s->next)
+        s->next->prev = s;
+    w->sessions = s;
     w->active_sessions++;
 
     uv_tcp_init(w->loop, &s->client_tcp);

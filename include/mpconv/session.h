@@ -29,7 +29,14 @@ struct worker {
     SSL_CTX *upstream_tls; /* client context for a TLS parent proxy */
     uint64_t next_session_id;
     uint64_t active_sessions;
+    struct session *sessions; /* every live session, for shutdown */
+    /* Called when the last session is freed while draining (may be NULL). */
+    void (*on_drained)(struct worker *w);
+    bool draining;
 };
+
+/* Closes every session now (reason "shutdown"); they free themselves. */
+void worker_close_sessions(struct worker *w);
 
 struct session;
 struct listener;
@@ -74,6 +81,8 @@ struct http_forward {
 };
 
 struct session {
+    struct session *prev; /* in worker->sessions */
+    struct session *next;
     uint64_t id;
     struct worker *worker;
     const struct listener *listener;
