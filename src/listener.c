@@ -31,12 +31,28 @@ static const struct front_ops *front_for(enum listener_kind kind)
     return &front_forward;
 }
 
+#define ACCEPT_WARN_INTERVAL_MS 1000
+
+/* Out of descriptors, libuv sheds the pending clients with a reserved fd,
+ * so the loop does not spin; one warning a second says how many. */
+static void note_accept_error(struct listener *l, int status)
+{
+    uint64_t now = uv_now(l->tcp.loop);
+    l->accept_errors++;
+    if (l->accept_warned_ms != 0 && now - l->accept_warned_ms < ACCEPT_WARN_INTERVAL_MS)
+        return;
+    log_warn("accept on %s://%s:%u: %s (%llu clients turned away since the last warning)",
+             l->cfg->url.scheme, l->cfg->url.host.host, l->cfg->url.host.port,
+             uv_strerror(status), (unsigned long long)l->accept_errors);
+    l->accept_errors = 0;
+    l->accept_warned_ms = now;
+}
+
 static void on_connection(uv_stream_t *server, int status)
 {
     struct listener *l = server->data;
     if (status != 0) {
-        log_warn("accept on %s://%s: %s", listener_kind_name(l->cfg->kind), l->cfg->url.host.host,
-                 uv_strerror(status));
+        note_accept_error(l, status);
         return;
     }
     session_accept(l->worker, l, server);

@@ -16,6 +16,8 @@ struct listener {
     const struct front_ops *front;
     SSL_CTX *tls; /* server context when the listener terminates TLS */
     bool is_mptcp;
+    uint64_t accept_errors;      /* since the last warning */
+    uint64_t accept_warned_ms;   /* when the last warning was logged */
     struct sockaddr_storage bound; /* the address actually bound */
 };
 
