@@ -59,7 +59,7 @@ static void forward_clear(struct http_forward *fw)
 static bool prepare_forward(struct session *s, const struct http_head *req)
 {
     struct http_slice path;
-    if (http_parse_absolute_uri(req->target, &s->target, &path) != 0) {
+    if (http_parse_absolute_uri(req->target, s->target, &path) != 0) {
         bool own = req->target.n > 0 && req->target.p[0] == '/';
         if (own && !slice_is(req->method, "GET") && !slice_is(req->method, "HEAD"))
             send_error(s, 405, "this is a proxy: send an absolute http:// URI or CONNECT",
@@ -84,7 +84,7 @@ static bool prepare_forward(struct session *s, const struct http_head *req)
     size_t cap = req->head_len + TARGET_HOST_MAX + 64;
     fw->upstream_head = malloc(cap);
     if (fw->upstream_head)
-        fw->upstream_head_len = http_rewrite_request(req, &s->target, path, fw->upstream_head, cap);
+        fw->upstream_head_len = http_rewrite_request(req, s->target, path, fw->upstream_head, cap);
     if (!fw->upstream_head || fw->upstream_head_len == 0) {
         send_error(s, 500, NULL, "http-rewrite-failed");
         return false;
@@ -109,7 +109,7 @@ static void http_on_data(struct session *s)
         return;
     }
     if (slice_is(req.method, "CONNECT")) {
-        if (http_parse_authority(req.target, &s->target) != 0) {
+        if (http_parse_authority(req.target, s->target) != 0) {
             send_error(s, 400, "CONNECT needs host:port", "http-bad-target");
             return;
         }

@@ -78,7 +78,7 @@ static void on_request(struct session *s)
         return;
     }
     session_consume(s, used); /* what is left is early data for the target */
-    s->target = req.target;
+    *s->target = req.target;
     s->phase = PHASE_WAIT_DIAL;
     session_dial(s);
 }

@@ -103,7 +103,7 @@ static void dial_destination(struct session *s, const struct sockaddr_storage *d
         refuse(s, "loop-to-own-listener");
         return;
     }
-    if (target_from_sockaddr(&s->target, dst) != 0) {
+    if (target_from_sockaddr(s->target, dst) != 0) {
         refuse(s, "bad-original-destination");
         return;
     }
@@ -148,7 +148,7 @@ static void tproxy_start(struct session *s)
 
 static void forward_start(struct session *s)
 {
-    s->target = s->listener->cfg->forward_to;
+    *s->target = s->listener->cfg->forward_to;
     session_dial(s);
 }
 

@@ -2,6 +2,7 @@
  * stop reading until it completes. */
 #include "mpconv/relay.h"
 
+#include <stdlib.h>
 #include <string.h>
 
 static void pump_read_on(struct pump *p);
@@ -30,17 +31,30 @@ static void on_shutdown(struct stream_req *req, int status)
 {
     struct pump *p = req->data;
     struct relay *r = p->relay;
+    free(req);
     (void)status; /* a peer that already closed needs no FIN from us */
     p->shut = true;
     if (!r->failed && r->up.shut && r->down.shut)
         r->events->finished(r);
 }
 
+/* Requests are allocated when needed: an idle tunnel holds none. */
+static struct stream_req *new_req(struct pump *p)
+{
+    struct stream_req *req = malloc(sizeof(*req));
+    if (req)
+        req->data = p;
+    return req;
+}
+
 static void pass_on_eof(struct pump *p)
 {
-    int err = stream_shutdown(p->dst, &p->shutdown_req, on_shutdown);
-    if (err != 0)
+    struct stream_req *req = new_req(p);
+    int err = req ? stream_shutdown(p->dst, req, on_shutdown) : UV_ENOMEM;
+    if (err != 0) {
+        free(req);
         pump_fail(p, err, p->dst);
+    }
 }
 
 /* After the bytes of a message or a chunk are out: continue, end the
@@ -62,6 +76,7 @@ static void after_write(struct pump *p)
 static void on_written(struct stream_req *req, int status)
 {
     struct pump *p = req->data;
+    free(req);
     p->writing = false;
     if (status < 0) {
         release_buf(p);
@@ -88,12 +103,15 @@ static int forward(struct pump *p, const char *data, size_t len)
     size_t done = n > 0 ? (size_t)n : 0;
     p->bytes += done;
     p->pending = len - done;
-    int err = stream_write(p->dst, &p->write_req, data + done, len - done, on_written);
-    if (err == 0) {
-        p->writing = true;
-        stream_read_stop(p->src);
+    struct stream_req *req = new_req(p);
+    int err = req ? stream_write(p->dst, req, data + done, len - done, on_written) : UV_ENOMEM;
+    if (err != 0) {
+        free(req);
+        return err;
     }
-    return err;
+    p->writing = true;
+    stream_read_stop(p->src);
+    return 0;
 }
 
 static void on_alloc(struct stream *s, uv_buf_t *out)
@@ -165,8 +183,6 @@ void relay_init(struct relay *r, struct bufpool *pool, const struct relay_events
     r->events = events;
     r->up = (struct pump){.relay = r, .src = client, .dst = upstream};
     r->down = (struct pump){.relay = r, .src = upstream, .dst = client};
-    r->up.write_req.data = r->up.shutdown_req.data = &r->up;
-    r->down.write_req.data = r->down.shutdown_req.data = &r->down;
     r->last_active_ms = uv_now(client->uv->loop);
 }
 

@@ -114,10 +114,8 @@ static void update_subflows(struct session *s)
 
 static void log_summary(const struct session *s)
 {
-    char target[TARGET_HOST_MAX + 16] = "-";
+    const char *target = s->target_text ? s->target_text : "-";
     char subflows[12] = "?", client[48] = "";
-    if (s->have_target)
-        target_format(&s->target, target, sizeof(target));
     if (s->subflows > 0)
         snprintf(subflows, sizeof(subflows), "%u", s->subflows);
     if (s->client_mptcp)
@@ -156,6 +154,10 @@ void session_close(struct session *s, const char *reason)
         s->front->release(s);
     free(s->hs);
     s->hs = NULL;
+    free(s->target);
+    s->target = NULL;
+    free(s->target_text);
+    s->target_text = NULL;
     uv_close((uv_handle_t *)&s->timer, on_timer_closed);
     s->client->data = s;
     stream_close(s->client, s->reset_client, on_client_closed);
@@ -293,9 +295,9 @@ void session_reply(struct session *s, const void *data, size_t len, bool close_a
 
 static void log_dial_failure(const struct session *s, int status)
 {
-    char target[TARGET_HOST_MAX + 16], why[128];
-    target_format(&s->target, target, sizeof(target));
-    log_debug("session %" PRIu64 ": connect to %s failed: %s", s->id, target,
+    char why[128];
+    log_debug("session %" PRIu64 ": connect to %s failed: %s", s->id,
+              s->target_text ? s->target_text : "?",
               errmap_describe(status, why, sizeof(why)));
 }
 
@@ -332,7 +334,7 @@ static void on_dialed(void *owner, int status, uv_tcp_t *conn, bool is_mptcp)
         s->mptcp = sock_mptcp_state(fd, is_mptcp, &s->subflows);
         if (via_parent(s)) {
             s->hops = hop_chain_start(&s->worker->cfg->upstream, s->worker->upstream_tls,
-                                      &s->upstream, &s->target, on_hops_done, s);
+                                      &s->upstream, s->target, on_hops_done, s);
             if (s->hops)
                 return;
             status = UV_ENOMEM;
@@ -344,13 +346,21 @@ static void on_dialed(void *owner, int status, uv_tcp_t *conn, bool is_mptcp)
 }
 
 /* Connects to the target, or to the parent proxy that will. */
+static void remember_target(struct session *s)
+{
+    char text[TARGET_HOST_MAX + 16];
+    target_format(s->target, text, sizeof(text));
+    free(s->target_text);
+    s->target_text = strdup(text);
+}
+
 void session_dial(struct session *s)
 {
     s->state = SESSION_DIALING;
-    s->have_target = true;
+    remember_target(s);
     stream_read_stop(s->client);
     const struct mp_target *first_hop =
-        via_parent(s) ? &s->worker->cfg->upstream.url.host : &s->target;
+        via_parent(s) ? &s->worker->cfg->upstream.url.host : s->target;
     s->dial = dial_start(&s->worker->dialer, first_hop, on_dialed, s);
     if (!s->dial)
         s->front->on_dialed(s, UV_ENOMEM);
@@ -415,6 +425,8 @@ static const struct relay_events relay_events = {
 void session_begin_relay(struct session *s)
 {
     s->state = SESSION_RELAYING;
+    free(s->target); /* the tunnel needs only the text */
+    s->target = NULL;
     relay_init(&s->relay, &s->worker->pool, &relay_events, s->client, s->upstream);
     s->relay_started = true;
     s->timer.data = s;
@@ -440,6 +452,10 @@ void session_reset_for_next_request(struct session *s)
     close_upstream(s, false);
     free(s->upstream_early);
     s->upstream_early = NULL;
+    if (!s->target && !(s->target = calloc(1, sizeof(*s->target)))) {
+        session_close(s, "out-of-memory");
+        return;
+    }
     s->state = SESSION_HANDSHAKE;
     s->timer.data = s;
     uv_timer_start(&s->timer, on_timer, s->worker->cfg->handshake_timeout_ms, 0);
@@ -536,14 +552,17 @@ void session_accept(struct worker *w, const struct listener *l, uv_stream_t *ser
     w->sessions = s;
     w->active_sessions++;
 
+    s->target = calloc(1, sizeof(*s->target));
     uv_tcp_init(w->loop, &s->client_tcp);
     stream_plain_init(&s->client_plain, (uv_stream_t *)&s->client_tcp);
     s->client = &s->client_plain;
     uv_timer_init(w->loop, &s->timer);
     s->open_handles = 2;
     s->client->data = s->timer.data = s;
-    if (uv_accept(server, (uv_stream_t *)&s->client_tcp) != 0) {
+    if (!s->target || uv_accept(server, (uv_stream_t *)&s->client_tcp) != 0) {
         s->state = SESSION_CLOSING;
+        free(s->target);
+        s->target = NULL;
         uv_close((uv_handle_t *)&s->timer, on_timer_closed);
         stream_close(s->client, false, on_client_closed);
         return;

@@ -37,8 +37,6 @@ struct pump {
     bool eof;           /* src said EOF */
     bool shut;          /* dst shut down (write side closed) */
     bool message_ended; /* the filter reported the end of a message */
-    struct stream_req write_req;
-    struct stream_req shutdown_req;
 };
 
 struct relay_events {

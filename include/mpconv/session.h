@@ -115,8 +115,8 @@ struct session {
     size_t hs_cap;
     int phase; /* front-specific handshake phase */
 
-    struct mp_target target;
-    bool have_target;
+    struct mp_target *target; /* while the request is handled; freed in the tunnel */
+    char *target_text;        /* "host:port" for the summary, once dialled */
     enum mptcp_state mptcp;
     unsigned subflows;
     uint64_t start_ms;
