@@ -282,8 +282,8 @@ def loop_check(d, via, port):
     tb = ctx["tb"]
     mark = d.mark()
     r = tb.client(tb.lan, (RTR_LAN_IP, port), send=0, timeout=20)
-    check(r.get("local"), f"{via}: direct connection to {RTR_LAN_IP}:{port} failed: {r}")
-    me = r["local"]
+    check(r.get("local_port"), f"{via}: direct connection to {RTR_LAN_IP}:{port} failed: {r}")
+    me = f"{LAN_IP}:{r['local_port']}"
 
     def mine():
         return [x for x in d.sessions(mark) if x.get("client") == me]

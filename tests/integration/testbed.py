@@ -733,13 +733,16 @@ def _client_main(argv):
     ap.add_argument("--timeout", type=float, default=60)
     a = ap.parse_args(argv)
     host, _, port = a.connect.rpartition(":")
-    rep = {"proto": None, "subflows": None, "local": None, "sent": 0, "sent_sha": None,
-           "recv": 0, "recv_sha": None, "secs": None, "error": None}
+    rep = {"proto": None, "subflows": None, "local": None, "local_port": None, "sent": 0,
+           "sent_sha": None, "recv": 0, "recv_sha": None, "secs": None, "error": None}
     t0 = time.monotonic()
     c = socket.socket(socket.AF_INET, socket.SOCK_STREAM,
                       IPPROTO_MPTCP if a.mptcp else socket.IPPROTO_TCP)
     c.settimeout(a.timeout)
     h_in = hashlib.sha256()
+    # Bound first, so the port is known even when a reset beats connect().
+    c.bind(("0.0.0.0", 0))
+    rep["local_port"] = c.getsockname()[1]
     try:
         c.connect((host, int(port)))
         rep["local"] = "%s:%d" % c.getsockname()[:2]
