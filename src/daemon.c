@@ -196,6 +196,7 @@ int daemon_run(const struct config *cfg)
     uv_loop_close(loop);
     free(d.listeners);
     bufpool_drain(&d.worker.pool);
+    pipepool_drain(&d.worker.pipes);
     SSL_CTX_free(d.worker.upstream_tls);
     return status;
 }

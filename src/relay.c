@@ -2,8 +2,15 @@
  * stop reading until it completes. */
 #include "mpconv/relay.h"
 
+#include <errno.h>
+#include <fcntl.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
+
+#include "mpconv/log.h"
+
+#define SPLICE_ROUNDS 16 /* per readiness callback, so one tunnel cannot starve the loop */
 
 static void pump_read_on(struct pump *p);
 
@@ -168,18 +175,141 @@ static void on_read(struct stream *s, ssize_t nread, const uv_buf_t *b)
         after_write(p);
 }
 
+/* --- splice: socket -> pipe -> socket, no copy through user space --- */
+
+static bool splice_unsupported; /* the kernel refused it once: copy from then on */
+
+static bool can_splice(const struct pump *p)
+{
+    return p->relay->pipes && !p->filter && !splice_unsupported && stream_is_plain(p->src) &&
+           stream_is_plain(p->dst);
+}
+
+static void give_back_pipe(struct pump *p)
+{
+    if (!p->has_pipe)
+        return;
+    pipepool_put(p->relay->pipes, p->pipe, p->in_pipe);
+    p->has_pipe = false;
+    p->in_pipe = 0;
+}
+
+/* The destination is full: move what the pipe holds into a buffer and let
+ * the queued write wait for the destination (backpressure as when copying). */
+static int drain_pipe_into_buffer(struct pump *p)
+{
+    if (!p->buf && !(p->buf = bufpool_get(p->relay->pool)))
+        return UV_ENOMEM;
+    ssize_t n = read(p->pipe.read_fd, p->buf, p->in_pipe);
+    if (n != (ssize_t)p->in_pipe)
+        return UV_EIO;
+    p->in_pipe = 0;
+    give_back_pipe(p);
+    int err = forward(p, p->buf, (size_t)n);
+    if (err == 0 && !p->writing)
+        release_buf(p);
+    return err;
+}
+
+static void splice_eof(struct pump *p)
+{
+    p->eof = true;
+    stream_read_stop(p->src);
+    give_back_pipe(p);
+    if (p->relay->events->eof)
+        p->relay->events->eof(p->relay, p);
+    pass_on_eof(p);
+}
+
+static void stop_splicing(struct pump *p)
+{
+    splice_unsupported = true;
+    log_warn("splice(2) is not supported here (%s): relaying by copy", strerror(errno));
+    give_back_pipe(p);
+    pump_read_on(p);
+}
+
+static void splice_some(struct pump *p)
+{
+    int src, dst;
+    uv_fileno((uv_handle_t *)p->src->uv, &src);
+    uv_fileno((uv_handle_t *)p->dst->uv, &dst);
+    for (int round = 0; round < SPLICE_ROUNDS; round++) {
+        int err = p->has_pipe ? 0 : pipepool_get(p->relay->pipes, &p->pipe);
+        if (err != 0) {
+            pump_fail(p, uv_translate_sys_error(-err), p->src);
+            return;
+        }
+        p->has_pipe = true;
+        ssize_t in = splice(src, NULL, p->pipe.write_fd, NULL, p->relay->pipes->capacity,
+                            SPLICE_F_MOVE | SPLICE_F_NONBLOCK);
+        if (in < 0 && errno == EAGAIN) {
+            give_back_pipe(p); /* empty: nothing to hold while idle */
+            return;
+        }
+        if (in < 0 && errno == EINVAL) {
+            stop_splicing(p);
+            return;
+        }
+        if (in <= 0) {
+            if (in == 0)
+                splice_eof(p);
+            else
+                pump_fail(p, uv_translate_sys_error(errno), p->src);
+            return;
+        }
+        p->relay->last_active_ms = uv_now(p->src->uv->loop);
+        p->in_pipe = (size_t)in;
+        ssize_t out = splice(p->pipe.read_fd, NULL, dst, NULL, p->in_pipe,
+                             SPLICE_F_MOVE | SPLICE_F_NONBLOCK);
+        if (out < 0 && errno != EAGAIN) {
+            pump_fail(p, uv_translate_sys_error(errno), p->dst);
+            return;
+        }
+        if (out > 0) {
+            p->in_pipe -= (size_t)out;
+            p->bytes += (uint64_t)out;
+        }
+        if (p->in_pipe > 0) {
+            err = drain_pipe_into_buffer(p);
+            if (err != 0)
+                pump_fail(p, err, p->dst);
+            return;
+        }
+    }
+}
+
+/* A zero-length buffer makes libuv report readiness (UV_ENOBUFS) without
+ * reading: the socket's bytes stay for splice. */
+static void on_alloc_nothing(struct stream *s, uv_buf_t *out)
+{
+    (void)s;
+    *out = uv_buf_init(NULL, 0);
+}
+
+static void on_readable(struct stream *s, ssize_t nread, const uv_buf_t *b)
+{
+    if (nread == UV_ENOBUFS)
+        splice_some(s->data);
+    else
+        on_read(s, nread, b);
+}
+
 static void pump_read_on(struct pump *p)
 {
-    int err = stream_read_start(p->src, on_alloc, on_read);
+    int err = can_splice(p) ? stream_read_start(p->src, on_alloc_nothing, on_readable)
+                            : stream_read_start(p->src, on_alloc, on_read);
     if (err != 0)
         pump_fail(p, err, p->src);
 }
 
-void relay_init(struct relay *r, struct bufpool *pool, const struct relay_events *events,
-                struct stream *client, struct stream *upstream)
+void relay_init(struct relay *r, struct bufpool *pool, struct pipepool *pipes,
+                const struct relay_events *events, struct stream *client,
+                struct stream *upstream)
 {
     memset(r, 0, sizeof(*r));
     r->pool = pool;
+    r->pipes = pipes;
     r->events = events;
     r->up = (struct pump){.relay = r, .src = client, .dst = upstream};
     r->down = (struct pump){.relay = r, .src = upstream, .dst = client};
@@ -222,4 +352,6 @@ void relay_release(struct relay *r)
     r->up.writing = r->down.writing = false; /* closing the streams cancels pending writes */
     release_buf(&r->up);
     release_buf(&r->down);
+    give_back_pipe(&r->up);
+    give_back_pipe(&r->down);
 }

@@ -427,7 +427,8 @@ void session_begin_relay(struct session *s)
     s->state = SESSION_RELAYING;
     free(s->target); /* the tunnel needs only the text */
     s->target = NULL;
-    relay_init(&s->relay, &s->worker->pool, &relay_events, s->client, s->upstream);
+    relay_init(&s->relay, &s->worker->pool, &s->worker->pipes, &relay_events, s->client,
+               s->upstream);
     s->relay_started = true;
     s->timer.data = s;
     uv_timer_start(&s->timer, on_timer, s->worker->cfg->idle_timeout_ms, 0);

@@ -86,3 +86,8 @@ void stream_plain_init(struct stream *s, uv_stream_t *handle)
     *s = (struct stream){.ops = &plain_ops, .uv = handle};
     handle->data = s;
 }
+
+bool stream_is_plain(const struct stream *s)
+{
+    return s->ops == &plain_ops;
+}

@@ -1,7 +1,8 @@
 /* The relay: two pumps, client->upstream and upstream->client, written once.
  * A pump reads into a pooled buffer and writes it on; while a write is
  * pending it stops reading its source (backpressure: at most one buffer per
- * direction). EOF is passed on as a shutdown once queued data is written;
+ * direction). Between two plain sockets it splices instead (zero copy) and
+ * falls back to the buffer only when the destination is full. EOF is passed on as a shutdown once queued data is written;
  * the relay is finished when both directions have been shut down. */
 #ifndef MPCONV_RELAY_H
 #define MPCONV_RELAY_H
@@ -12,6 +13,7 @@
 #include <uv.h>
 
 #include "mpconv/bufpool.h"
+#include "mpconv/pipepool.h"
 #include "mpconv/stream.h"
 
 struct relay;
@@ -37,6 +39,9 @@ struct pump {
     bool eof;           /* src said EOF */
     bool shut;          /* dst shut down (write side closed) */
     bool message_ended; /* the filter reported the end of a message */
+    bool has_pipe;      /* splice: a pipe from the pool while bytes are in it */
+    struct pipe_pair pipe;
+    size_t in_pipe;
 };
 
 struct relay_events {
@@ -54,14 +59,17 @@ struct relay {
     struct pump up;   /* client -> upstream */
     struct pump down; /* upstream -> client */
     struct bufpool *pool;
+    struct pipepool *pipes; /* NULL: always copy */
     const struct relay_events *events;
     uint64_t last_active_ms; /* for the idle timeout */
     bool failed;
 };
 
-/* Sets up both pumps; no I/O yet. */
-void relay_init(struct relay *r, struct bufpool *pool, const struct relay_events *events,
-                struct stream *client, struct stream *upstream);
+/* Sets up both pumps; no I/O yet. With pipes, pumps between two plain
+ * streams move bytes with splice(2) instead of copying them. */
+void relay_init(struct relay *r, struct bufpool *pool, struct pipepool *pipes,
+                const struct relay_events *events, struct stream *client,
+                struct stream *upstream);
 
 /* Starts a pump, first writing initial (len bytes, copied; may be 0). With
  * whole_message the pump reads nothing more and reports message_end once

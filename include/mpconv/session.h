@@ -26,6 +26,7 @@ struct worker {
     struct sock_factory sockets;
     struct dialer dialer;
     struct bufpool pool;
+    struct pipepool pipes;
     SSL_CTX *upstream_tls; /* client context for a TLS parent proxy */
     uint64_t next_session_id;
     uint64_t active_sessions;

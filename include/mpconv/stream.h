@@ -55,6 +55,9 @@ struct stream {
 /* A plain stream over handle (TCP or pipe); handle->data is taken over. */
 void stream_plain_init(struct stream *s, uv_stream_t *handle);
 
+/* A plain stream's bytes are the socket's: splice(2) may move them. */
+bool stream_is_plain(const struct stream *s);
+
 static inline int stream_read_start(struct stream *s, stream_alloc_cb alloc, stream_read_cb read)
 {
     s->alloc_cb = alloc;

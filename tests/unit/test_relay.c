@@ -26,6 +26,7 @@ struct fixture {
     int client_peer; /* the test's ends */
     int upstream_peer;
     struct bufpool pool;
+    struct pipepool pipes;
     struct relay relay;
     int finished;
     int failed;
@@ -66,7 +67,7 @@ static void make_pair(uv_loop_t *loop, uv_pipe_t *handle, int *peer)
     *peer = sv[1];
 }
 
-static int setup(void **state)
+static int setup_with(void **state, bool splice)
 {
     struct fixture *f = calloc(1, sizeof(*f));
     uv_loop_init(&f->loop);
@@ -74,10 +75,22 @@ static int setup(void **state)
     make_pair(&f->loop, &f->upstream, &f->upstream_peer);
     stream_plain_init(&f->client_stream, (uv_stream_t *)&f->client);
     stream_plain_init(&f->upstream_stream, (uv_stream_t *)&f->upstream);
-    relay_init(&f->relay, &f->pool, &events, &f->client_stream, &f->upstream_stream);
+    relay_init(&f->relay, &f->pool, splice ? &f->pipes : NULL, &events, &f->client_stream,
+               &f->upstream_stream);
     current = f;
     *state = f;
     return 0;
+}
+
+static int setup(void **state)
+{
+    return setup_with(state, false);
+}
+
+/* The same cases with splice(2) between the sockets. */
+static int setup_splice(void **state)
+{
+    return setup_with(state, true);
 }
 
 static int teardown(void **state)
@@ -92,6 +105,7 @@ static int teardown(void **state)
     close(f->upstream_peer);
     assert_int_equal(f->pool.in_use, 0);
     bufpool_drain(&f->pool);
+    pipepool_drain(&f->pipes);
     free(f);
     return 0;
 }
@@ -239,6 +253,20 @@ static void a_closed_upstream_fails_the_relay_once(void **state)
     assert_false(f->relay.up.active);
 }
 
+static void an_idle_spliced_tunnel_holds_no_pipe(void **state)
+{
+    struct fixture *f = *state;
+    size_t sent = 0, got = 0;
+    char in[100];
+    assert_int_equal(pump_start(&f->relay.up, NULL, 0, false), 0);
+    turn(f, f->client_peer, "0123456789", 10, &sent, f->upstream_peer, in, 10, &got);
+    assert_memory_equal(in, "0123456789", 10);
+    turn(f, f->client_peer, NULL, 0, &sent, -1, NULL, 0, &got);
+    assert_false(f->relay.up.has_pipe);
+    assert_int_equal(f->pipes.n_spare, 1); /* back in the pool, ready for reuse */
+    assert_int_equal(f->relay.up.bytes, 10);
+}
+
 int main(void)
 {
     signal(SIGPIPE, SIG_IGN); /* as the daemon does */
@@ -248,6 +276,10 @@ int main(void)
         cmocka_unit_test_setup_teardown(a_filter_ends_the_message_and_keeps_the_rest_unread, setup, teardown),
         cmocka_unit_test_setup_teardown(whole_message_start_reports_end_without_reading, setup, teardown),
         cmocka_unit_test_setup_teardown(a_closed_upstream_fails_the_relay_once, setup, teardown),
+        cmocka_unit_test_setup_teardown(bytes_cross_both_ways_and_half_close_finishes, setup_splice, teardown),
+        cmocka_unit_test_setup_teardown(a_reader_that_stalls_holds_at_most_one_buffer, setup_splice, teardown),
+        cmocka_unit_test_setup_teardown(a_closed_upstream_fails_the_relay_once, setup_splice, teardown),
+        cmocka_unit_test_setup_teardown(an_idle_spliced_tunnel_holds_no_pipe, setup_splice, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
