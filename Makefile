@@ -1,15 +1,18 @@
 # Convenience entry points; CMake does the real work.
 #   make run    install build deps, build, run mpconv on its built-in defaults
 #   make test   install test deps, build, run unit + integration tests
-#               (with CI=true: -Werror, plus a sanitizer build of the unit tests)
+#               (with CI=true: -Werror, a sanitizer build of the unit tests,
+#               and make fuzz)
+#   make fuzz   build the libFuzzer harnesses with clang, run each FUZZ_SECONDS
 BUILD ?= build
 JOBS ?= $(shell nproc)
+FUZZ_SECONDS ?= 20
 CMAKE_FLAGS ?=
 ifeq ($(CI),true)
 CMAKE_FLAGS += -DMPCONV_WERROR=ON
 endif
 
-.PHONY: all deps test-deps build run test test-asan clean
+.PHONY: all deps test-deps build run test test-asan fuzz clean
 
 all: build
 
@@ -32,6 +35,7 @@ test: test-deps
 	cd $(BUILD) && ctest --output-on-failure
 ifeq ($(CI),true)
 	$(MAKE) test-asan
+	$(MAKE) fuzz
 endif
 
 # Unit and integration tests again, under ASan+UBSan.
@@ -41,5 +45,9 @@ test-asan: test-deps
 	cd $(BUILD)-asan && ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1 \
 		ctest --output-on-failure -L unit
 
+# The libFuzzer harnesses (tests/fuzz), all at once, FUZZ_SECONDS each.
+fuzz: test-deps
+	CMAKE_FLAGS="$(CMAKE_FLAGS)" scripts/fuzz.sh $(FUZZ_SECONDS)
+
 clean:
-	rm -rf $(BUILD) $(BUILD)-asan
+	rm -rf $(BUILD) $(BUILD)-asan build-fuzz
