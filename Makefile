@@ -1,8 +1,8 @@
 # Convenience entry points; CMake does the real work.
 #   make run    install build deps, build, run mpconv on its built-in defaults
 #   make test   install test deps, build, run unit + integration tests
-#               (with CI=true: -Werror, a sanitizer build of the unit tests,
-#               and make fuzz)
+#               (with CI=true: -Werror, the same tests again on an ASan+UBSan
+#               build, and make fuzz)
 #   make fuzz   build the libFuzzer harnesses with clang, run each FUZZ_SECONDS
 BUILD ?= build
 JOBS ?= $(shell nproc)
@@ -43,7 +43,7 @@ test-asan: test-deps
 	cmake -S . -B $(BUILD)-asan -DMPCONV_SANITIZE=ON $(CMAKE_FLAGS) >/dev/null
 	cmake --build $(BUILD)-asan -j $(JOBS)
 	cd $(BUILD)-asan && ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1 \
-		ctest --output-on-failure -L unit
+		ctest --output-on-failure
 
 # The libFuzzer harnesses (tests/fuzz), all at once, FUZZ_SECONDS each.
 fuzz: test-deps
