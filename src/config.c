@@ -36,6 +36,8 @@ struct key_def {
 
 static const char *const mptcp_names[] = {"auto", "on", "off", NULL};
 static const char *const log_level_names[] = {"error", "warn", "info", "debug", NULL};
+/* A KEY_UINT with a word: the word stands for 0. */
+static const char *const auto_word[] = {"auto", NULL};
 
 /* What each listener kind takes in its URL. */
 struct listener_kind_def {
@@ -89,10 +91,12 @@ static const struct key_def keys[] = {
     {"mpconv", "mptcp", KEY_CHOICE, "auto", FIELD(mptcp), 0, 0, mptcp_names},
     {"mpconv", "mark", KEY_UINT, "0", FIELD(mark), 0, UINT32_MAX, NULL},
     {"mpconv", "log_level", KEY_CHOICE, "info", FIELD(log_level), 0, 0, log_level_names},
+    {"mpconv", "workers", KEY_UINT, "1", FIELD(workers), 1, 64, auto_word},
     {"timeouts", "connect", KEY_SECONDS, "10", FIELD(connect_timeout_ms), TIMEOUT_MIN_MS, TIMEOUT_MAX_MS, NULL},
     {"timeouts", "handshake", KEY_SECONDS, "10", FIELD(handshake_timeout_ms), TIMEOUT_MIN_MS, TIMEOUT_MAX_MS,
      NULL},
     {"timeouts", "idle", KEY_SECONDS, "300", FIELD(idle_timeout_ms), TIMEOUT_MIN_MS, TIMEOUT_MAX_MS, NULL},
+    {"timeouts", "drain", KEY_SECONDS, "10", FIELD(drain_timeout_ms), TIMEOUT_MIN_MS, TIMEOUT_MAX_MS, NULL},
     {"http", "max_header_bytes", KEY_UINT, "16384", FIELD(max_header_bytes), 1024, 65536, NULL},
     {"auth", "users_file", KEY_PATH, "", FIELD(users_file), 0, 0, NULL},
 };
@@ -281,8 +285,17 @@ static int set_seconds(struct config *c, const struct key_def *k, const char *va
 static int set_uint(struct config *c, const struct key_def *k, const char *value, char *why, size_t cap)
 {
     uint32_t v;
-    if (parse_uint(value, &v) != 0 || v < k->min || v > k->max)
-        return errbuf_fail(why, cap, "expected an integer from %u to %u, got '%s'", k->min, k->max, value);
+    if (k->choices && strcmp(value, k->choices[0]) == 0) {
+        *(uint32_t *)field_of(c, k) = 0;
+        return 0;
+    }
+    if (parse_uint(value, &v) != 0 || v < k->min || v > k->max) {
+        char word[32] = "";
+        if (k->choices)
+            snprintf(word, sizeof(word), "'%s' or ", k->choices[0]);
+        return errbuf_fail(why, cap, "expected %san integer from %u to %u, got '%s'", word, k->min,
+                           k->max, value);
+    }
     *(uint32_t *)field_of(c, k) = v;
     return 0;
 }
@@ -873,9 +886,14 @@ static void dump_key(const struct config *c, const struct key_def *k, FILE *out)
     case KEY_SECONDS:
         format_seconds(*(const uint32_t *)const_field_of(c, k), value, sizeof(value));
         break;
-    case KEY_UINT:
-        snprintf(value, sizeof(value), "%u", *(const uint32_t *)const_field_of(c, k));
+    case KEY_UINT: {
+        uint32_t v = *(const uint32_t *)const_field_of(c, k);
+        if (v == 0 && k->choices)
+            snprintf(value, sizeof(value), "%s", k->choices[0]);
+        else
+            snprintf(value, sizeof(value), "%u", v);
         break;
+    }
     case KEY_PATH:
         snprintf(value, sizeof(value), "%s", (const char *)const_field_of(c, k));
         break;

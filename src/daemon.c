@@ -2,6 +2,7 @@
 #include "mpconv/daemon.h"
 
 #include <errno.h>
+#include <stdatomic.h>
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
@@ -12,16 +13,18 @@
 #include "mpconv/session.h"
 #include "mpconv/sock.h"
 #include "mpconv/tls.h"
+#include "mpconv/worker.h"
 
-#define DRAIN_DEADLINE_MS 10000
-
+/* The control loop: signals, and word from the workers that they ended. */
 struct daemon {
-    struct worker worker; /* first: on_drained gets the worker */
-    struct listener *listeners;
-    size_t n_listeners;
+    const struct config *cfg;
+    struct worker_thread *workers;
+    size_t n_workers;
+    size_t n_started;
+    enum worker_stop stop;
     uv_signal_t sigint;
     uv_signal_t sigterm;
-    uv_timer_t drain_deadline;
+    uv_async_t worker_done;
 };
 
 /* Each connection needs two descriptors; the soft limit is often 1024. */
@@ -63,85 +66,64 @@ static int check_mptcp(enum mptcp_mode mode)
     return 0;
 }
 
-/* Closes the daemon's own handles; uv_run returns once the sessions are
- * gone too. */
-static void close_daemon_handles(struct daemon *d)
-{
-    for (size_t i = 0; i < d->n_listeners; i++)
-        listener_close(&d->listeners[i]);
-    uv_close((uv_handle_t *)&d->sigint, NULL);
-    uv_close((uv_handle_t *)&d->sigterm, NULL);
-    uv_close((uv_handle_t *)&d->drain_deadline, NULL);
-}
-
-static void on_drained(struct worker *w)
-{
-    struct daemon *d = (struct daemon *)w;
-    log_info("all sessions finished");
-    uv_timer_stop(&d->drain_deadline);
-    if (!uv_is_closing((uv_handle_t *)&d->sigint))
-        close_daemon_handles(d);
-}
-
-static void on_drain_deadline(uv_timer_t *t)
-{
-    struct daemon *d = t->data;
-    log_info("drain deadline: closing %llu sessions",
-             (unsigned long long)d->worker.active_sessions);
-    worker_close_sessions(&d->worker);
-}
-
-/* First signal: stop accepting and let sessions finish, up to a deadline.
- * A second one closes them at once. */
+/* First signal: every worker stops accepting and lets its sessions finish,
+ * up to [timeouts] drain. A second one closes them at once. */
 static void on_stop_signal(uv_signal_t *sig, int signum)
 {
     struct daemon *d = sig->data;
-    struct worker *w = &d->worker;
-    if (w->draining) {
-        log_info("%s again: closing %llu sessions now", strsignal(signum),
-                 (unsigned long long)w->active_sessions);
-        worker_close_sessions(w);
-        return;
-    }
-    log_info("%s: no new connections; waiting up to %d s for %llu sessions", strsignal(signum),
-             DRAIN_DEADLINE_MS / 1000, (unsigned long long)w->active_sessions);
-    w->draining = true;
-    w->on_drained = on_drained;
-    for (size_t i = 0; i < d->n_listeners; i++)
-        listener_close(&d->listeners[i]);
-    if (w->active_sessions == 0)
-        on_drained(w);
+    d->stop = d->stop == WORKER_RUN ? WORKER_DRAIN : WORKER_CLOSE_NOW;
+    if (d->stop == WORKER_DRAIN)
+        log_info("%s: no new connections; waiting up to %.1f s for sessions to finish",
+                 strsignal(signum), d->cfg->drain_timeout_ms / 1000.0);
     else
-        uv_timer_start(&d->drain_deadline, on_drain_deadline, DRAIN_DEADLINE_MS, 0);
+        log_info("%s again: closing all sessions now", strsignal(signum));
+    for (size_t i = 0; i < d->n_started; i++)
+        worker_request_stop(&d->workers[i], d->stop);
 }
 
-static int start_listeners(struct daemon *d, const struct config *cfg)
+static void close_control_handles(struct daemon *d)
 {
-    d->listeners = calloc(cfg->n_listeners, sizeof(*d->listeners));
-    if (!d->listeners)
+    uv_close((uv_handle_t *)&d->sigint, NULL);
+    uv_close((uv_handle_t *)&d->sigterm, NULL);
+    uv_close((uv_handle_t *)&d->worker_done, NULL);
+}
+
+static void on_worker_done(uv_async_t *async)
+{
+    struct daemon *d = async->data;
+    for (size_t i = 0; i < d->n_started; i++)
+        if (!atomic_load(&d->workers[i].done))
+            return;
+    log_info("all sessions finished");
+    close_control_handles(d);
+}
+
+static size_t worker_count(const struct config *cfg)
+{
+    if (cfg->workers > 0)
+        return cfg->workers;
+    unsigned n = uv_available_parallelism();
+    return n > 0 ? n : 1;
+}
+
+/* Binds every worker's listeners before any thread starts, so a bad
+ * address stops the start cleanly; then starts the threads. */
+static int start_workers(struct daemon *d, const struct config *cfg)
+{
+    d->n_workers = worker_count(cfg);
+    d->workers = calloc(d->n_workers, sizeof(*d->workers));
+    if (!d->workers)
         return -1;
-    for (size_t i = 0; i < cfg->n_listeners; i++) {
-        d->n_listeners++;
-        if (listener_start(&d->listeners[i], &d->worker, &cfg->listeners[i]) != 0)
+    bool shared = d->n_workers > 1;
+    for (size_t i = 0; i < d->n_workers; i++)
+        if (worker_prepare(&d->workers[i], cfg, i ? &d->workers[0] : NULL, shared,
+                           &d->worker_done) != 0)
             return -1;
-    }
-    return 0;
-}
-
-static int worker_init(struct worker *w, uv_loop_t *loop, const struct config *cfg)
-{
-    char err[512];
-    memset(w, 0, sizeof(*w));
-    w->loop = loop;
-    w->cfg = cfg;
-    if (cfg->upstream.tls &&
-        !(w->upstream_tls = tls_client_ctx_new(cfg->upstream.ca_file, err, sizeof(err)))) {
-        log_error("upstream: %s", err);
-        return -1;
-    }
-    sock_factory_init(&w->sockets, cfg->mptcp, cfg->mark);
-    w->dialer = (struct dialer){.loop = loop, .sockets = &w->sockets,
-                                .connect_timeout_ms = cfg->connect_timeout_ms};
+    for (; d->n_started < d->n_workers; d->n_started++)
+        if (worker_start(&d->workers[d->n_started]) != 0)
+            return -1;
+    if (shared)
+        log_info("%zu workers (one event loop each)", d->n_workers);
     return 0;
 }
 
@@ -167,8 +149,8 @@ static void log_upstream(const struct config *cfg)
 
 int daemon_run(const struct config *cfg)
 {
-    struct daemon d;
-    uv_loop_t *loop = uv_default_loop();
+    struct daemon d = {.cfg = cfg};
+    uv_loop_t *control = uv_default_loop();
 
     log_threshold = cfg->log_level;
     signal(SIGPIPE, SIG_IGN);
@@ -179,24 +161,25 @@ int daemon_run(const struct config *cfg)
     raise_fd_limit();
     log_upstream(cfg);
 
-    memset(&d, 0, sizeof(d));
-    int status = worker_init(&d.worker, loop, cfg) == 0 && start_listeners(&d, cfg) == 0 ? 0 : 1;
-    uv_signal_init(loop, &d.sigint);
-    uv_signal_init(loop, &d.sigterm);
-    uv_timer_init(loop, &d.drain_deadline);
-    d.sigint.data = d.sigterm.data = d.drain_deadline.data = &d;
-    if (status == 0) {
-        uv_signal_start(&d.sigint, on_stop_signal, SIGINT);
-        uv_signal_start(&d.sigterm, on_stop_signal, SIGTERM);
-        uv_run(loop, UV_RUN_DEFAULT);
-    } else {
-        close_daemon_handles(&d);
+    uv_signal_init(control, &d.sigint);
+    uv_signal_init(control, &d.sigterm);
+    uv_async_init(control, &d.worker_done, on_worker_done);
+    d.sigint.data = d.sigterm.data = d.worker_done.data = &d;
+    /* Before the listeners announce themselves: a SIGTERM right after
+     * "listening:" must drain, not kill. It waits until the loop runs. */
+    uv_signal_start(&d.sigint, on_stop_signal, SIGINT);
+    uv_signal_start(&d.sigterm, on_stop_signal, SIGTERM);
+    int status = start_workers(&d, cfg) == 0 ? 0 : 1;
+    if (status != 0) {
+        for (size_t i = 0; i < d.n_started; i++)
+            worker_request_stop(&d.workers[i], WORKER_CLOSE_NOW);
+        if (d.n_started == 0)
+            close_control_handles(&d);
     }
-    uv_run(loop, UV_RUN_DEFAULT); /* let every close callback run */
-    uv_loop_close(loop);
-    free(d.listeners);
-    bufpool_drain(&d.worker.pool);
-    pipepool_drain(&d.worker.pipes);
-    SSL_CTX_free(d.worker.upstream_tls);
+    uv_run(control, UV_RUN_DEFAULT);
+    for (size_t i = 0; i < d.n_workers; i++)
+        worker_release(&d.workers[i], i < d.n_started);
+    free(d.workers);
+    uv_loop_close(control);
     return status;
 }

@@ -76,10 +76,10 @@ static int bind_address(const struct mp_target *host, uint16_t port, struct sock
     return 0;
 }
 
-/* libuv would create a plain TCP socket; MPTCP and TPROXY listeners need
- * theirs made here. A kernel without MPTCP gets a TCP listener unless the
- * daemon runs with mptcp = on. */
-static int open_listen_socket(struct listener *l, int family)
+/* libuv would create a plain TCP socket; MPTCP, TPROXY and shared
+ * (SO_REUSEPORT) listeners need theirs made here. A kernel without MPTCP
+ * gets a TCP listener unless the daemon runs with mptcp = on. */
+static int open_listen_socket(struct listener *l, int family, bool reuseport)
 {
     bool want_mptcp = l->cfg->mptcp && l->worker->cfg->mptcp != MPTCP_MODE_OFF;
     int fd = socket(family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC,
@@ -92,8 +92,13 @@ static int open_listen_socket(struct listener *l, int family)
     }
     if (fd < 0)
         return uv_translate_sys_error(errno);
+    int one = 1;
+    if (reuseport && setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &one, sizeof(one)) != 0) {
+        int err = uv_translate_sys_error(errno);
+        close(fd);
+        return err;
+    }
     if (l->cfg->kind == LISTEN_TPROXY) {
-        int one = 1;
         int level = family == AF_INET6 ? IPPROTO_IPV6 : IPPROTO_IP;
         int opt = family == AF_INET6 ? IPV6_TRANSPARENT : IP_TRANSPARENT;
         if (setsockopt(fd, level, opt, &one, sizeof(one)) != 0) {
@@ -111,12 +116,16 @@ static int open_listen_socket(struct listener *l, int family)
     return 0;
 }
 
-static int start_listening(struct listener *l)
+static int start_listening(struct listener *l, const struct listen_options *opt)
 {
     const struct listener_cfg *cfg = l->cfg;
-    int err = bind_address(&cfg->url.host, cfg->url.host.port, &l->bound);
-    if (err == 0 && (cfg->mptcp || cfg->kind == LISTEN_TPROXY))
-        err = open_listen_socket(l, l->bound.ss_family);
+    int err = 0;
+    if (opt->same_as)
+        l->bound = *opt->same_as;
+    else
+        err = bind_address(&cfg->url.host, cfg->url.host.port, &l->bound);
+    if (err == 0 && (cfg->mptcp || cfg->kind == LISTEN_TPROXY || opt->reuseport))
+        err = open_listen_socket(l, l->bound.ss_family, opt->reuseport);
     if (err == 0)
         err = uv_tcp_bind(&l->tcp, (const struct sockaddr *)&l->bound,
                           l->bound.ss_family == AF_INET6 ? UV_TCP_IPV6ONLY : 0);
@@ -129,7 +138,8 @@ static int start_listening(struct listener *l)
     return err;
 }
 
-int listener_start(struct listener *l, struct worker *w, const struct listener_cfg *cfg)
+int listener_start(struct listener *l, struct worker *w, const struct listener_cfg *cfg,
+                   const struct listen_options *opt)
 {
     const char *kind = listener_kind_name(cfg->kind);
     char err_text[512];
@@ -145,16 +155,18 @@ int listener_start(struct listener *l, struct worker *w, const struct listener_c
                   cfg->url.host.port, err_text);
         return -1;
     }
-    int err = start_listening(l);
+    int err = start_listening(l, opt);
     if (err != 0) {
         log_error("cannot listen on %s://%s:%u: %s", kind, cfg->url.host.host,
                   cfg->url.host.port, uv_strerror(err));
         return -1;
     }
+    if (!opt->announce)
+        return 0; /* another worker's socket on the same address */
     char bound[80];
     sockaddr_format((struct sockaddr *)&l->bound, bound, sizeof(bound));
-    log_info("listening: %s://%s%s%s%s", cfg->url.scheme, bound,
-             l->is_mptcp ? " (mptcp)" : "", cfg->n_users > 0 ? " (auth required)" : "",
+    log_info("listening: %s://%s%s%s%s", cfg->url.scheme, bound, l->is_mptcp ? " (mptcp)" : "",
+             cfg->n_users > 0 ? " (auth required)" : "",
              cfg->kind == LISTEN_FORWARD ? " (forward)" : "");
     return 0;
 }

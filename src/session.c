@@ -3,6 +3,7 @@
 #include "mpconv/session.h"
 
 #include <inttypes.h>
+#include <stdatomic.h>
 #include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -16,6 +17,9 @@
 #include "mpconv/tls.h"
 
 #define container_of(ptr, type, member) ((type *)((char *)(ptr) - offsetof(type, member)))
+
+/* Unique across workers, so log lines of different loops never share an id. */
+static atomic_uint_fast64_t session_ids;
 
 #define SOCKS5_HANDSHAKE_MAX 1536 /* greeting + auth + request with a 255-byte name */
 #define LINGER_MS 2000           /* how long to drain a client after an error answer */
@@ -542,7 +546,7 @@ void session_accept(struct worker *w, const struct listener *l, uv_stream_t *ser
     s->worker = w;
     s->listener = l;
     s->front = front;
-    s->id = ++w->next_session_id;
+    s->id = atomic_fetch_add(&session_ids, 1) + 1;
     s->start_ms = uv_now(w->loop);
     s->state = SESSION_HANDSHAKE;
     s->hs_cap = front == &front_socks5 ? SOCKS5_HANDSHAKE_MAX : w->cfg->max_header_bytes;

@@ -61,10 +61,12 @@ struct config {
     struct upstream_cfg upstream;
     enum mptcp_mode mptcp;
     uint32_t mark;                 /* [mpconv] mark: SO_MARK on upstream sockets, 0 = unset */
+    uint32_t workers;              /* [mpconv] workers: event loops (threads), 0 = one per CPU */
     enum log_level log_level;
     uint32_t connect_timeout_ms;   /* [timeouts] connect, seconds in the file */
     uint32_t handshake_timeout_ms; /* [timeouts] handshake */
     uint32_t idle_timeout_ms;      /* [timeouts] idle */
+    uint32_t drain_timeout_ms;     /* [timeouts] drain: how long SIGTERM waits for sessions */
     uint32_t max_header_bytes;     /* [http] max_header_bytes */
     char users_file[1024];         /* [auth] users_file, "" when unset */
     char source[1024];             /* file the config came from, "" for built-in */

@@ -21,8 +21,17 @@ struct listener {
     struct sockaddr_storage bound; /* the address actually bound */
 };
 
-/* Binds and listens; logs "listening: KIND://ADDR:PORT". 0 or -1 (logged). */
-int listener_start(struct listener *l, struct worker *w, const struct listener_cfg *cfg);
+/* How a listener binds: several workers share one port with SO_REUSEPORT,
+ * the first choosing it (port 0 = ephemeral) and the others taking it over. */
+struct listen_options {
+    const struct sockaddr_storage *same_as; /* NULL: the address in the config */
+    bool reuseport;
+    bool announce; /* log "listening: SCHEME://ADDR:PORT" at info level */
+};
+
+/* Binds and listens. 0 or -1 (logged). */
+int listener_start(struct listener *l, struct worker *w, const struct listener_cfg *cfg,
+                   const struct listen_options *opt);
 
 void listener_close(struct listener *l);
 

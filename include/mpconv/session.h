@@ -28,7 +28,6 @@ struct worker {
     struct bufpool pool;
     struct pipepool pipes;
     SSL_CTX *upstream_tls; /* client context for a TLS parent proxy */
-    uint64_t next_session_id;
     uint64_t active_sessions;
     struct session *sessions; /* every live session, for shutdown */
     /* Called when the last session is freed while draining (may be NULL). */

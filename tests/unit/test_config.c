@@ -810,6 +810,26 @@ static void test_bad_upstreams(void **state)
     config_free(&c);
 }
 
+static void test_workers(void **state)
+{
+    (void)state;
+    struct config c;
+    config_init(&c);
+    assert_int_equal(c.workers, 1); /* one loop unless asked: one-core routers */
+    assert_int_equal(config_set(&c, "mpconv.workers", "auto", err, sizeof(err)), 0);
+    assert_int_equal(c.workers, 0);
+    char *text = NULL;
+    size_t len = 0;
+    FILE *out = open_memstream(&text, &len);
+    config_dump(&c, out);
+    fclose(out);
+    assert_non_null(strstr(text, "workers = auto\n"));
+    free(text);
+    assert_int_equal(config_set(&c, "mpconv.workers", "4", err, sizeof(err)), 0);
+    assert_int_equal(c.workers, 4);
+    config_free(&c);
+}
+
 static void test_mark(void **state)
 {
     (void)state;
@@ -834,6 +854,9 @@ static void test_mark(void **state)
         assert_set_error("mpconv.mark", bad[i], want);
     }
     assert_load_error("[mpconv]\nmark = 0x1zz\n", "2: mark: expected an integer from 0 to 4294967295, got '0x1zz'");
+    assert_load_error("[mpconv]\nworkers = 0\n", "2: workers: expected 'auto' or an integer from 1 to 64, got '0'");
+    assert_load_error("[mpconv]\nworkers = 65\n", "2: workers: expected 'auto' or an integer from 1 to 64, got '65'");
+    assert_load_error("[timeouts]\ndrain = 0\n", "2: drain: expected seconds from 0.1 to 86400 (at most 3 decimals), got '0'");
     assert_load_error("[mpconv]\nmark = 1\nmark = 2\n", "3: mark: duplicate key (first set on line 2)");
 }
 
@@ -939,6 +962,7 @@ int main(void)
         cmocka_unit_test(test_tls_files_must_be_readable),
         cmocka_unit_test(test_upstreams),
         cmocka_unit_test(test_bad_upstreams),
+        cmocka_unit_test(test_workers),
         cmocka_unit_test(test_mark),
         cmocka_unit_test(test_dump_reads_back),
         cmocka_unit_test(test_example_config_loads),
