@@ -4,6 +4,7 @@
 #               (with CI=true: -Werror, the same tests again on an ASan+UBSan
 #               build, and make fuzz)
 #   make fuzz   build the libFuzzer harnesses with clang, run each FUZZ_SECONDS
+#   make bench  the benchmark table (bench/README.md)
 BUILD ?= build
 JOBS ?= $(shell nproc)
 FUZZ_SECONDS ?= 20
@@ -12,7 +13,7 @@ ifeq ($(CI),true)
 CMAKE_FLAGS += -DMPCONV_WERROR=ON
 endif
 
-.PHONY: all deps test-deps build run test test-asan fuzz clean
+.PHONY: all deps test-deps build run test test-asan fuzz bench bench-quick clean
 
 all: build
 
@@ -36,6 +37,7 @@ test: test-deps
 ifeq ($(CI),true)
 	$(MAKE) test-asan
 	$(MAKE) fuzz
+	$(MAKE) bench-quick
 endif
 
 # Unit and integration tests again, under ASan+UBSan.
@@ -51,3 +53,11 @@ fuzz: test-deps
 
 clean:
 	rm -rf $(BUILD) $(BUILD)-asan build-fuzz
+
+# Benchmark against direct MPTCP (and the peers with BENCH_FLAGS=--install-peers).
+bench: build
+	bench/run.sh $(BENCH_FLAGS)
+
+# CI smoke run: every row gets a number; timing is never asserted.
+bench-quick: build
+	bench/run.sh --quick
