@@ -86,6 +86,10 @@ static void close_control_handles(struct daemon *d)
     uv_close((uv_handle_t *)&d->sigint, NULL);
     uv_close((uv_handle_t *)&d->sigterm, NULL);
     uv_close((uv_handle_t *)&d->worker_done, NULL);
+    /* Closing restored the default actions: a signal during the last
+     * clean-up must not turn a clean exit into a kill. */
+    signal(SIGINT, SIG_IGN);
+    signal(SIGTERM, SIG_IGN);
 }
 
 static void on_worker_done(uv_async_t *async)

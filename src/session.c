@@ -3,6 +3,7 @@
 #include "mpconv/session.h"
 
 #include <inttypes.h>
+#include <malloc.h>
 #include <stdatomic.h>
 #include <stddef.h>
 #include <stdio.h>
@@ -21,6 +22,7 @@
 /* Unique across workers, so log lines of different loops never share an id. */
 static atomic_uint_fast64_t session_ids;
 
+#define TRIM_BURST 256 /* sessions: smaller peaks are not worth a malloc_trim */
 #define SOCKS5_HANDSHAKE_MAX 1536 /* greeting + auth + request with a 255-byte name */
 #define LINGER_MS 2000           /* how long to drain a client after an error answer */
 
@@ -32,6 +34,22 @@ struct reply_req {
     char data[];
 };
 
+/* glibc keeps freed heap that a burst of sessions (thousands of stalled
+ * handshakes, say) left behind; give it back once most of them are gone. */
+static void return_memory_after_burst(struct worker *w)
+{
+#ifdef __GLIBC__
+    if (w->active_sessions > w->peak_sessions)
+        w->peak_sessions = w->active_sessions;
+    if (w->peak_sessions >= TRIM_BURST && w->active_sessions <= w->peak_sessions / 4) {
+        malloc_trim(0);
+        w->peak_sessions = w->active_sessions;
+    }
+#else
+    (void)w;
+#endif
+}
+
 static void unlink_session(struct session *s)
 {
     struct worker *w = s->worker;
@@ -42,6 +60,7 @@ static void unlink_session(struct session *s)
     if (s->next)
         s->next->prev = s->prev;
     w->active_sessions--;
+    return_memory_after_burst(w);
     if (w->draining && w->active_sessions == 0 && w->on_drained)
         w->on_drained(w);
 }
@@ -555,7 +574,8 @@ void session_accept(struct worker *w, const struct listener *l, uv_stream_t *ser
     if (s->next)
         s->next->prev = s;
     w->sessions = s;
-    w->active_sessions++;
+    if (++w->active_sessions > w->peak_sessions)
+        w->peak_sessions = w->active_sessions;
 
     s->target = calloc(1, sizeof(*s->target));
     uv_tcp_init(w->loop, &s->client_tcp);

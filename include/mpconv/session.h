@@ -29,6 +29,7 @@ struct worker {
     struct pipepool pipes;
     SSL_CTX *upstream_tls; /* client context for a TLS parent proxy */
     uint64_t active_sessions;
+    uint64_t peak_sessions;   /* since memory was last given back */
     struct session *sessions; /* every live session, for shutdown */
     /* Called when the last session is freed while draining (may be NULL). */
     void (*on_drained)(struct worker *w);
