@@ -24,7 +24,9 @@ import hashlib
 import os
 import random
 import re
+import resource
 import select
+import shlex
 import shutil
 import signal
 import socket
@@ -104,6 +106,7 @@ class Suite:
             if only and name not in only:
                 continue
             t0 = time.monotonic()
+            n_problems = len(Daemon.exit_problems)
             try:
                 fn()
             except Skip as e:
@@ -127,14 +130,23 @@ class Suite:
                 for d in list(Daemon.running):
                     if getattr(d, "_case_scoped", False):
                         d.stop()
+            problems = Daemon.exit_problems[n_problems:]
+            if problems:  # a checked (e.g. valgrind-wrapped) daemon exited badly
+                failed += 1
+                print(f"FAIL {name}: {'; '.join(problems)}", flush=True)
+                continue
             passed += 1
             print(f"ok   {name} ({time.monotonic() - t0:.2f}s)", flush=True)
+        n_problems = len(Daemon.exit_problems)
         for fn in self.cleanup_fns:
             try:
                 fn()
             except Exception as e:  # noqa: BLE001
                 print(f"cleanup error: {e}", flush=True)
         Daemon.stop_all()
+        for p in Daemon.exit_problems[n_problems:]:  # shared daemons stopped at the end
+            failed += 1
+            print(f"FAIL daemon_exit: {p}", flush=True)
         print(f"{passed} passed, {failed} failed", flush=True)
         if failed:
             return 1
@@ -809,22 +821,53 @@ class Listener:
         return f"{self.kind}://{self.host}:{self.port}"
 
 
+def daemon_wrapper():
+    """MPCONV_WRAPPER split into argv words (e.g. a valgrind command line that
+    prefixes every daemon), or [] when unset. Read at each Daemon start."""
+    w = os.environ.get("MPCONV_WRAPPER", "").strip()
+    return shlex.split(w) if w else []
+
+
+def wrapper_error_exitcode(wrapper):
+    """The wrapper's --error-exitcode=N (valgrind), or None."""
+    for a in wrapper:
+        m = re.fullmatch(r"--error-exitcode=(\d+)", a)
+        if m:
+            return int(m.group(1))
+    return None
+
+
 class Daemon:
-    """Runs mpconv; stderr is collected line by line."""
+    """Runs mpconv; stderr is collected line by line.
+
+    MPCONV_WRAPPER (env) prefixes the command, e.g. "valgrind --error-exitcode=99
+    ...". A wrapped daemon (or one started with check_exit=True) must exit 0 when
+    stop() sends SIGTERM; otherwise stop() prints the wrapper's "==PID==" lines,
+    records the problem in Daemon.exit_problems (Suite fails the case, or the run
+    for daemons stopped at the end) and stop(check=True) raises TestFailure.
+    nofile=N starts the daemon under "prlimit --nofile=N:N" (soft = hard = N)."""
 
     running = []
+    exit_problems = []
 
     def __init__(self, args, config=None, netns=None, case_scoped=True, wait=True,
-                 n_listeners=None, timeout=15):
+                 n_listeners=None, timeout=15, nofile=None, check_exit=None):
         self.tmp = tempfile.mkdtemp(prefix="mpc-it-")
         self.config_path = None
-        cmd = [mpconv_bin()]
+        self.wrapper = daemon_wrapper()
+        self.check_exit = bool(self.wrapper) if check_exit is None else check_exit
+        self.exit_problem = None
+        if self.wrapper:
+            timeout = max(timeout, 60)  # valgrind starts slowly
+        cmd = self.wrapper + [mpconv_bin()]
         if config is not None:
             self.config_path = os.path.join(self.tmp, "mpconv.conf")
             with open(self.config_path, "w") as f:
                 f.write(config)
             cmd += ["-c", self.config_path]
         cmd += list(args)
+        if nofile is not None:
+            cmd = ["prlimit", f"--nofile={nofile}:{nofile}", "--"] + cmd
         if netns:
             cmd = ["ip", "netns", "exec", netns] + cmd
         self.cmd = cmd
@@ -961,19 +1004,94 @@ class Daemon:
     def alive(self):
         return self.proc.poll() is None
 
-    def stop(self, timeout=10):
+    # -- process figures (the daemon's pid: prlimit, valgrind and ip netns exec exec)
+    @property
+    def pid(self):
+        return self.proc.pid
+
+    def rss_kib(self):
+        return proc_rss_kib(self.proc.pid)
+
+    def cpu_seconds(self):
+        return proc_cpu_seconds(self.proc.pid)
+
+    def fd_count(self):
+        return proc_fd_count(self.proc.pid)
+
+    def wrapper_lines(self):
+        """The wrapper's own stderr lines (valgrind: "==PID== ...")."""
+        return [l for l in self.log() if re.match(r"^==\d+==", l)]
+
+    def _judge_exit(self, sent_term, killed, timeout):
+        """Records why a checked daemon's exit is bad (None if it is fine)."""
+        if not self.check_exit or self.exit_problem is not None:
+            return self.exit_problem
+        rc = self.proc.returncode
+        what = " ".join(self.wrapper[:1] + [os.path.basename(mpconv_bin())]) \
+            if self.wrapper else "daemon"
+        problem = None
+        if killed:
+            problem = f"{what} did not exit within {timeout}s of SIGTERM (killed)"
+        elif rc is not None and rc < 0:
+            problem = f"{what} died of signal {-rc}"
+        elif sent_term and rc != 0:
+            problem = f"{what} exited {rc} after SIGTERM"
+        elif rc is not None and rc == wrapper_error_exitcode(self.wrapper):
+            problem = f"{what} exited {rc} (its --error-exitcode)"
+        if problem:
+            wl = self.wrapper_lines()
+            problem += f" [{' '.join(self.cmd[:3])} ...]"
+            self.exit_problem = problem
+            Daemon.exit_problems.append(problem)
+            print(f"     | daemon exit: {problem}", flush=True)
+            for l in (wl or self.log())[-60:]:
+                print(f"     | daemon: {l}", flush=True)
+        return problem
+
+    def wait_exit(self, timeout):
+        """Waits (bounded) for the process to exit by itself; returns its status
+        (None on timeout; the process keeps running). Checked daemons that exit
+        badly are recorded as in stop()."""
+        try:
+            self.proc.wait(timeout)
+        except subprocess.TimeoutExpired:
+            return None
+        self._t_err.join(2)
+        self._judge_exit(getattr(self, "_sent_term", False), False, timeout)
+        return self.proc.returncode
+
+    def terminate(self):
+        """Sends SIGTERM (stop accepting, drain) without waiting."""
+        if self.proc.poll() is None:
+            self._sent_term = True
+            self.proc.terminate()
+
+    def stop(self, timeout=10, check=False):
+        """SIGTERM, wait up to `timeout` (60 s at least when wrapped), SIGKILL
+        after that. Returns the exit status. A checked daemon's bad exit is
+        recorded; check=True also raises TestFailure for it."""
         if self in Daemon.running:
             Daemon.running.remove(self)
+        if self.wrapper:
+            timeout = max(timeout, 60)  # leak check at exit takes a while
+        killed = False
+        sent_term = getattr(self, "_sent_term", False)
         if self.proc.poll() is None:
-            self.proc.terminate()
+            if not sent_term:  # after terminate(): wait, a second SIGTERM means "now"
+                sent_term = True
+                self.proc.terminate()
             try:
                 self.proc.wait(timeout)
             except subprocess.TimeoutExpired:
+                killed = True
                 self.proc.kill()
                 self.proc.wait(5)
         self._t_err.join(2)
         self._t_out.join(2)
+        problem = self._judge_exit(sent_term, killed, timeout)
         shutil.rmtree(self.tmp, ignore_errors=True)
+        if check and problem:
+            raise TestFailure(problem)
         return self.proc.returncode
 
     @classmethod
@@ -1394,6 +1512,8 @@ def wait_listeners_any(d, n, timeout=15):
 def start_daemon(args, timeout=15, **kw):
     """Daemon(args) that understands every listener scheme (see wait_listeners_any)."""
     d = Daemon(args, wait=False, **kw)
+    if d.wrapper:
+        timeout = max(timeout, 60)  # valgrind starts slowly
     wait_listeners_any(d, sum(1 for a in args if a == "-l"), timeout)
     return d
 
@@ -1442,6 +1562,180 @@ def socks5_request(s, host, port, user=None, password=None, early=b""):
     elif method != b"\x05\x00":
         return method, None, None
     return method, auth, socks5_reply(s)
+
+
+# --------------------------------------------------------------------------
+# Process figures, fd limits, fault-injecting origins (test_faults.py)
+# --------------------------------------------------------------------------
+
+def proc_rss_kib(pid):
+    """VmRSS of a process in KiB (from /proc/PID/status)."""
+    with open(f"/proc/{pid}/status") as f:
+        for line in f:
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1])
+    raise TestFailure(f"no VmRSS in /proc/{pid}/status")
+
+
+def proc_cpu_seconds(pid):
+    """utime + stime of a process in seconds (from /proc/PID/stat)."""
+    with open(f"/proc/{pid}/stat") as f:
+        rest = f.read().rsplit(")", 1)[1].split()
+    return (int(rest[11]) + int(rest[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def proc_fd_count(pid):
+    return len(os.listdir(f"/proc/{pid}/fd"))
+
+
+def raise_nofile_limit():
+    """Raises this process's RLIMIT_NOFILE soft limit to the hard limit; returns it."""
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if soft < hard:
+        try:
+            resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
+        except (ValueError, OSError):
+            pass
+    return resource.getrlimit(resource.RLIMIT_NOFILE)[0]
+
+
+def set_linger_reset(s):
+    """SO_LINGER {1, 0}: the next close() sends RST instead of FIN."""
+    s.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, b"\x01\x00\x00\x00\x00\x00\x00\x00")
+
+
+def reset_close(s):
+    """Closes s with an RST (discarding unsent and unread data)."""
+    try:
+        set_linger_reset(s)
+    except OSError:
+        pass
+    s.close()
+
+
+STREAM_BLOCK = MiB  # FaultOrigin "stream" bytes: payload(MiB) repeated
+
+
+def stream_bytes(offset, n):
+    """Bytes [offset, offset + n) of FaultOrigin's endless stream."""
+    blk = payload(STREAM_BLOCK)
+    out = bytearray()
+    while len(out) < n:
+        o = (offset + len(out)) % STREAM_BLOCK
+        out += blk[o: o + (n - len(out))]
+    return bytes(out)
+
+
+class FaultConn:
+    def __init__(self, peer):
+        self.peer = peer
+        self.sent = 0       # bytes handed to the kernel
+        self.received = 0
+        self.end = None     # "eof", "reset", "done", "reset-sent", "error: ..."
+        self.done = threading.Event()
+
+    def __repr__(self):
+        return f"<fault conn sent={self.sent} received={self.received} end={self.end}>"
+
+
+class FaultOrigin:
+    """One-port origin on 127.0.0.1 (MPTCP, TCP if unavailable), a thread per
+    connection, that never holds more than 1 MiB of payload in memory.
+
+    mode "stream":      sends `size` bytes of stream_bytes(0, size) then closes;
+                        with reset_after=N, sends N bytes then closes with RST;
+                        with wait_line=True, only after reading one line ("go\\n")
+                        from the client (so a tunnel is up before the reset).
+    mode "http-stream": reads one request head, answers 200 with Content-Length:
+                        size and streams like "stream" (reset_after too).
+    mode "sink":        reads until EOF or reset; conn.end says which.
+    Each connection's FaultConn (sent/received/end) is in .conns."""
+
+    def __init__(self, mode, size=0, reset_after=None, chunk=256 * 1024, wait_line=False):
+        self.mode, self.size, self.reset_after, self.chunk = mode, size, reset_after, chunk
+        self.wait_line = wait_line
+        self.conns = []
+        self.lock = threading.Lock()
+        self.stop_ev = threading.Event()
+        proto = IPPROTO_MPTCP if mptcp_available() else 0
+        self.ls = socket.socket(socket.AF_INET, socket.SOCK_STREAM, proto)
+        self.ls.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        self.ls.bind(("127.0.0.1", 0))
+        self.ls.listen(128)
+        self.port = self.ls.getsockname()[1]
+        self.thread = threading.Thread(target=self._accept_loop, daemon=True)
+        self.thread.start()
+
+    def count(self):
+        with self.lock:
+            return len(self.conns)
+
+    def wait_conn(self, mark, timeout=15):
+        wait_until(lambda: self.count() > mark, timeout, f"a connection at :{self.port}")
+        with self.lock:
+            return self.conns[mark]
+
+    def close(self):
+        self.stop_ev.set()
+        self.thread.join(2)
+        self.ls.close()
+
+    def _accept_loop(self):
+        while not self.stop_ev.is_set():
+            try:
+                r, _, _ = select.select([self.ls], [], [], 0.2)
+            except (OSError, ValueError):
+                return
+            if not r:
+                continue
+            try:
+                c, peer = self.ls.accept()
+            except OSError:
+                continue
+            fc = FaultConn(peer)
+            with self.lock:
+                self.conns.append(fc)
+            threading.Thread(target=self._serve, args=(c, fc), daemon=True).start()
+
+    def _serve(self, c, fc):
+        c.settimeout(120)
+        try:
+            if self.mode == "sink":
+                while True:
+                    b = c.recv(1 << 20)
+                    if not b:
+                        fc.end = "eof"
+                        break
+                    fc.received += len(b)
+                return
+            if self.mode == "http-stream":
+                _read_http_head(Reader(c))
+                c.sendall(b"HTTP/1.1 200 OK\r\nContent-Type: application/octet-stream\r\n"
+                          b"Content-Length: %d\r\n\r\n" % self.size)
+            elif self.wait_line:
+                Reader(c).read_until(b"\n", 4096)
+            blk = payload(STREAM_BLOCK)
+            limit = self.size if self.reset_after is None else min(self.size, self.reset_after)
+            while fc.sent < limit and not self.stop_ev.is_set():
+                o = fc.sent % STREAM_BLOCK
+                n = min(self.chunk, limit - fc.sent, STREAM_BLOCK - o)
+                fc.sent += c.send(blk[o: o + n])
+            if self.reset_after is not None and fc.sent >= self.reset_after:
+                set_linger_reset(c)
+                fc.end = "reset-sent"
+            else:
+                fc.end = "done"
+        except ConnectionResetError:
+            fc.end = "reset"
+        except (OSError, EOFError, ValueError) as e:
+            fc.end = f"error: {e!r}"
+        finally:
+            try:
+                c.close()
+            except OSError:
+                pass
+            fc.done.set()
+
 
 if __name__ == "__main__":
     if len(sys.argv) >= 2 and sys.argv[1] == "origin":
