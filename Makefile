@@ -45,7 +45,7 @@ endif
 test-asan: test-deps
 	cmake -S . -B $(BUILD)-asan -DMPCONV_SANITIZE=ON $(CMAKE_FLAGS) >/dev/null
 	cmake --build $(BUILD)-asan -j $(JOBS)
-	cd $(BUILD)-asan && ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1 \
+	cd $(BUILD)-asan && MPCONV_SANITIZED=1 ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1 \
 		ctest --output-on-failure -E test_valgrind
 
 # The libFuzzer harnesses (tests/fuzz), all at once, FUZZ_SECONDS each.
