@@ -735,13 +735,18 @@ class OriginProcess:
         return self.conns()[mark:]
 
     def close(self):
-        if self.proc.poll() is None:
-            self.proc.terminate()
-            try:
-                self.proc.wait(5)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait(5)
+        end_process(self.proc)
+
+
+def end_process(proc, timeout=5):
+    """SIGTERM, then SIGKILL if it has not exited within timeout seconds."""
+    if proc.poll() is None:
+        proc.terminate()
+        try:
+            proc.wait(timeout)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait(5)
 
 
 def _origin_main(argv):
@@ -1142,6 +1147,20 @@ def check_session(s, via=None, mptcp=None, up=None, down=None, min_up=None, min_
         check(int(s["up"]) >= min_up, f"up= < {min_up}: {line}")
     if min_down is not None:
         check(int(s["down"]) >= min_down, f"down= < {min_down}: {line}")
+
+
+def release_ctx(ctx, daemons=(), closables=()):
+    """A suite's clean-up: each daemon in ctx has its session ids checked and is
+    stopped, each closable (origins, sockets) closed, ctx["tmp"] removed."""
+    for k in daemons:
+        if k in ctx:
+            check_unique_session_ids(ctx[k])
+            ctx[k].stop()
+    for k in closables:
+        if k in ctx:
+            ctx[k].close()
+    if "tmp" in ctx:
+        shutil.rmtree(ctx["tmp"], ignore_errors=True)
 
 
 def check_unique_session_ids(d):

@@ -6,12 +6,11 @@
 """
 
 import os
-import shutil
 import socket
 import tempfile
 
-from mpconvtest import (MiB, Daemon, Lazy, Origin, Suite, check_eq, check_session,
-                        check_unique_session_ids, curl_ok, payload, payload_sha, recv_exact,
+from mpconvtest import (release_ctx, MiB, Daemon, Lazy, Origin, Suite, check_eq, check_session,
+                        curl_ok, payload, payload_sha, recv_exact,
                         recv_to_eof, sha256_file, socks5_connect, write_payload_file)
 
 S = Suite("fallback")
@@ -37,15 +36,7 @@ def setup():
 
 @S.cleanup
 def _cleanup():
-    for k in ("auto", "off"):
-        if k in ctx:
-            check_unique_session_ids(ctx[k])
-            ctx[k].stop()
-    for k in ("tcp_http", "tcp_echo", "mp_http", "mp_echo"):
-        if k in ctx:
-            ctx[k].close()
-    if "tmp" in ctx:
-        shutil.rmtree(ctx["tmp"], ignore_errors=True)
+    release_ctx(ctx, daemons=("auto", "off"), closables=("tcp_http", "tcp_echo", "mp_http", "mp_echo"))
 
 
 def socks_echo(dkey, okey, host, want_proto, want_mptcp):

@@ -7,9 +7,9 @@ normal absolute-URI GET on the same listener.
 import socket
 import time
 
-from mpconvtest import (Daemon, Lazy, Origin, Reader, Suite, UnresponsivePort, basic_auth,
+from mpconvtest import (release_ctx, Daemon, Lazy, Origin, Reader, Suite, UnresponsivePort, basic_auth,
                         check, check_alive, check_eq, check_session,
-                        check_unique_session_ids, closed_port, connect, http_get_ok,
+                        closed_port, connect, http_get_ok,
                         http_read_response, payload)
 
 S = Suite("http_errors")
@@ -31,13 +31,7 @@ def setup():
 
 @S.cleanup
 def _cleanup():
-    for k in ("d", "da"):
-        if k in ctx:
-            check_unique_session_ids(ctx[k])
-            ctx[k].stop()
-    for k in ("http", "echo"):
-        if k in ctx:
-            ctx[k].close()
+    release_ctx(ctx, daemons=("d", "da"), closables=("http", "echo"))
 
 
 def lst(auth=False):

@@ -25,9 +25,8 @@ import subprocess
 import tempfile
 import threading
 
-from mpconvtest import (IPPROTO_MPTCP, MiB, Lazy, Origin, Reader, Suite, basic_auth, check,
-                        check_alive, check_eq, check_session, check_unique_session_ids,
-                        clean_env, closed_port, connect, curl, curl_ok, http_read_response,
+from mpconvtest import (release_ctx, IPPROTO_MPTCP, MiB, Lazy, Origin, Reader, Suite, basic_auth, check,
+                        check_alive, check_eq, check_session, clean_env, closed_port, connect, curl, curl_ok, http_read_response,
                         make_cert, mpconv_bin, mptcp_subflows, payload, payload_sha,
                         recv_exact, recv_to_eof, sha256_file, socks5_request, start_daemon,
                         tls_connect, write_payload_file)
@@ -97,17 +96,7 @@ def setup():
 
 @S.cleanup
 def _cleanup():
-    for k in ("d", "f"):
-        if k in ctx:
-            check_unique_session_ids(ctx[k])
-            ctx[k].stop()
-    for k in ("http", "https", "echo", "source", "sink"):
-        if k in ctx:
-            ctx[k].close()
-    if "closed_sock" in ctx:
-        ctx["closed_sock"].close()
-    if "tmp" in ctx:
-        shutil.rmtree(ctx["tmp"], ignore_errors=True)
+    release_ctx(ctx, daemons=("d", "f"), closables=("http", "https", "echo", "source", "sink", "closed_sock"))
 
 
 def connect_mptcp(addr, timeout=10):

@@ -1,11 +1,10 @@
 """mixed:// listener: SOCKS5 and HTTP on the same port (with and without auth)."""
 
 import os
-import shutil
 import tempfile
 
-from mpconvtest import (MiB, Daemon, Lazy, Origin, Suite, basic_auth, check, check_eq,
-                        check_session, check_unique_session_ids, curl, curl_ok, http_get_ok,
+from mpconvtest import (release_ctx, MiB, Daemon, Lazy, Origin, Suite, basic_auth, check, check_eq,
+                        check_session, curl, curl_ok, http_get_ok,
                         make_cert, payload_sha, sha256_file, socks5_echo_ok)
 
 S = Suite("mixed")
@@ -28,15 +27,7 @@ def setup():
 
 @S.cleanup
 def _cleanup():
-    for k in ("d", "da"):
-        if k in ctx:
-            check_unique_session_ids(ctx[k])
-            ctx[k].stop()
-    for k in ("http", "https", "echo"):
-        if k in ctx:
-            ctx[k].close()
-    if "tmp" in ctx:
-        shutil.rmtree(ctx["tmp"], ignore_errors=True)
+    release_ctx(ctx, daemons=("d", "da"), closables=("http", "https", "echo"))
 
 
 def download(d, proxy_args, url, origin, via, extra=()):

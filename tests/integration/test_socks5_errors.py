@@ -7,8 +7,8 @@ normal CONNECT (echo round trip) on the same listener.
 import socket
 import time
 
-from mpconvtest import (Daemon, Lazy, Origin, Suite, UnresponsivePort, check, check_alive,
-                        check_eq, check_session, check_unique_session_ids, closed_port,
+from mpconvtest import (release_ctx, Daemon, Lazy, Origin, Suite, UnresponsivePort, check, check_alive,
+                        check_eq, check_session, closed_port,
                         connect, payload, recv_exact, recv_to_eof, socks5_addr,
                         socks5_connect, socks5_echo_ok, socks5_reply)
 
@@ -29,12 +29,7 @@ def setup():
 
 @S.cleanup
 def _cleanup():
-    for k in ("d", "da"):
-        if k in ctx:
-            check_unique_session_ids(ctx[k])
-            ctx[k].stop()
-    if "echo" in ctx:
-        ctx["echo"].close()
+    release_ctx(ctx, daemons=("d", "da"), closables=("echo",))
 
 
 def plain():

@@ -5,11 +5,10 @@ Every transfer checks: sha256 of the data, the origin saw an MPTCP connection
 """
 
 import os
-import shutil
 import tempfile
 
-from mpconvtest import (BIG, MiB, Daemon, Lazy, Origin, Reader, Suite, basic_auth, check,
-                        check_eq, check_session, check_unique_session_ids, connect,
+from mpconvtest import (release_ctx, BIG, MiB, Daemon, Lazy, Origin, Reader, Suite, basic_auth, check,
+                        check_eq, check_session, connect,
                         curl, curl_ok, http_read_response, make_cert, payload_sha,
                         sha256_file, write_payload_file)
 
@@ -35,15 +34,7 @@ def setup():
 
 @S.cleanup
 def _cleanup():
-    for k in ("d", "da"):
-        if k in ctx:
-            check_unique_session_ids(ctx[k])
-            ctx[k].stop()
-    for k in ("http", "https"):
-        if k in ctx:
-            ctx[k].close()
-    if "tmp" in ctx:
-        shutil.rmtree(ctx["tmp"], ignore_errors=True)
+    release_ctx(ctx, daemons=("d", "da"), closables=("http", "https"))
 
 
 def run_transfer(proxy_args, url, origin, via, upload=False, n=BIG, d_key="d",

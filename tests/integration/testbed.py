@@ -67,7 +67,7 @@ import sys
 import threading
 import time
 
-from mpconvtest import (IPPROTO_MPTCP, Daemon, Reader, Skip, TestFailure, _hget,
+from mpconvtest import (IPPROTO_MPTCP, Daemon, Reader, Skip, TestFailure, _hget, end_process,
                         _read_chunked, _read_http_head, check, clean_env, mptcp_subflows,
                         netns_create, netns_delete, netns_usable, payload, sock_protocol,
                         wait_listeners_any, wait_until)
@@ -703,13 +703,7 @@ class PathOrigin:
                 self.cv.wait(min(left, 0.2))
 
     def close(self):
-        if self.proc.poll() is None:
-            self.proc.terminate()
-            try:
-                self.proc.wait(5)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait(5)
+        end_process(self.proc)
 
 
 def path_split(end):
