@@ -62,13 +62,17 @@ static void on_closed(uv_handle_t *h)
         s->close_cb(s);
 }
 
+void stream_close_handle(uv_stream_t *handle, bool reset, uv_close_cb cb)
+{
+    if (reset && handle->type == UV_TCP && uv_tcp_close_reset((uv_tcp_t *)handle, cb) == 0)
+        return;
+    uv_close((uv_handle_t *)handle, cb);
+}
+
 static void plain_close(struct stream *s, bool reset)
 {
-    if (uv_is_closing((uv_handle_t *)s->uv))
-        return;
-    if (reset && s->uv->type == UV_TCP && uv_tcp_close_reset((uv_tcp_t *)s->uv, on_closed) == 0)
-        return;
-    uv_close((uv_handle_t *)s->uv, on_closed);
+    if (!uv_is_closing((uv_handle_t *)s->uv))
+        stream_close_handle(s->uv, reset, on_closed);
 }
 
 static const struct stream_ops plain_ops = {

@@ -293,10 +293,7 @@ static void tls_close(struct stream *s, bool reset)
         return;
     t->owner_reading = false;
     uv_close((uv_handle_t *)&t->resume, on_handle_closed);
-    if (reset && s->uv->type == UV_TCP &&
-        uv_tcp_close_reset((uv_tcp_t *)s->uv, on_handle_closed) == 0)
-        return;
-    uv_close((uv_handle_t *)s->uv, on_handle_closed);
+    stream_close_handle(s->uv, reset, on_handle_closed);
 }
 
 static const struct stream_ops tls_ops = {

@@ -55,6 +55,10 @@ struct stream {
 /* A plain stream over handle (TCP or pipe); handle->data is taken over. */
 void stream_plain_init(struct stream *s, uv_stream_t *handle);
 
+/* Closes a stream's handle: with reset, a TCP handle sends RST instead of
+ * FIN. For stream implementations. */
+void stream_close_handle(uv_stream_t *handle, bool reset, uv_close_cb cb);
+
 /* A plain stream's bytes are the socket's: splice(2) may move them. */
 bool stream_is_plain(const struct stream *s);
 
