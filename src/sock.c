@@ -93,7 +93,6 @@ static bool want_mptcp(const struct sock_factory *f, uint64_t now_ms)
 
 static void note_refusal(struct sock_factory *f, int err, uint64_t now_ms)
 {
-    f->kernel_refusals++;
     if (!f->kernel_refused)
         log_warn("MPTCP unavailable (socket: %s); using plain TCP, will retry every %d s",
                  strerror(-err), REPROBE_INTERVAL_MS / 1000);
@@ -109,7 +108,6 @@ int sock_open_upstream(struct sock_factory *f, int family, uint64_t now_ms, bool
             if (f->kernel_refused)
                 log_info("MPTCP available again");
             f->kernel_refused = false;
-            f->opened_mptcp++;
             *is_mptcp = true;
             return finish_socket(f, fd);
         }
@@ -121,10 +119,7 @@ int sock_open_upstream(struct sock_factory *f, int family, uint64_t now_ms, bool
     }
     *is_mptcp = false;
     int fd = open_stream(family, IPPROTO_TCP);
-    if (fd < 0)
-        return fd;
-    f->opened_tcp++;
-    return finish_socket(f, fd);
+    return fd < 0 ? fd : finish_socket(f, fd);
 }
 
 static int read_mptcp_info(int fd, unsigned char *buf, socklen_t *len)

@@ -26,9 +26,6 @@ struct sock_factory {
     uint32_t mark;             /* SO_MARK for every upstream socket, 0 = none */
     bool kernel_refused;       /* auto mode: last MPTCP socket() failed */
     uint64_t reprobe_at_ms;    /* when to try MPTCP again after a refusal */
-    uint64_t opened_mptcp;     /* counters, for logs and metrics */
-    uint64_t opened_tcp;
-    uint64_t kernel_refusals;
 };
 
 void sock_factory_init(struct sock_factory *f, enum mptcp_mode mode, uint32_t mark);
