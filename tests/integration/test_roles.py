@@ -556,8 +556,11 @@ def mptcp_listener():
               f"client_subflows={s.get('client_subflows')} mptcp={s['mptcp']}", flush=True)
         check_session(s, via="socks5", mptcp="yes", up=n, down=n)
         check_eq(s.get("client_mptcp"), "yes", f"client_mptcp= in {s['_line']}")
-        # lan has no MPTCP endpoints and the router announces none: one subflow
-        check_eq(s.get("client_subflows"), "1", f"client_subflows= in {s['_line']}")
+        # At least the initial subflow. The router's own subflow endpoints (one
+        # per WAN) may add joins towards the lan client, routed back through
+        # srv, so the exact count depends on timing.
+        check(s.get("client_subflows", "0").isdigit() and int(s["client_subflows"]) >= 1,
+              f"client_subflows= in {s['_line']}")
     finally:
         d.stop()
 
