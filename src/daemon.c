@@ -1,4 +1,4 @@
-/* Start-up checks, the event loop, and shutdown on signals. */
+/* Start-up checks, the control loop: reload on SIGHUP, drain on SIGTERM. */
 #include "mpconv/daemon.h"
 
 #include <errno.h>
@@ -12,19 +12,24 @@
 #include "mpconv/log.h"
 #include "mpconv/session.h"
 #include "mpconv/sock.h"
-#include "mpconv/tls.h"
 #include "mpconv/worker.h"
 
-/* The control loop: signals, and word from the workers that they ended. */
+/* The control loop: signals, and word from the workers (a configuration
+ * applied, a loop ended). */
 struct daemon {
-    const struct config *cfg;
+    struct config_gen *gen; /* the newest generation */
+    daemon_loader load;
+    void *load_ctx;
     struct worker_thread *workers;
     size_t n_workers;
     size_t n_started;
     enum worker_stop stop;
+    unsigned applying;   /* generation the workers are switching to, 0 = none */
+    bool reload_again;   /* SIGHUP arrived while applying */
     uv_signal_t sigint;
     uv_signal_t sigterm;
-    uv_async_t worker_done;
+    uv_signal_t sighup;
+    uv_async_t report;
 };
 
 /* Each connection needs two descriptors; the soft limit is often 1024. */
@@ -74,7 +79,7 @@ static void on_stop_signal(uv_signal_t *sig, int signum)
     d->stop = d->stop == WORKER_RUN ? WORKER_DRAIN : WORKER_CLOSE_NOW;
     if (d->stop == WORKER_DRAIN)
         log_info("%s: no new connections; waiting up to %.1f s for sessions to finish",
-                 strsignal(signum), d->cfg->drain_timeout_ms / 1000.0);
+                 strsignal(signum), d->gen->cfg.drain_timeout_ms / 1000.0);
     else
         log_info("%s again: closing all sessions now", strsignal(signum));
     for (size_t i = 0; i < d->n_started; i++)
@@ -85,21 +90,13 @@ static void close_control_handles(struct daemon *d)
 {
     uv_close((uv_handle_t *)&d->sigint, NULL);
     uv_close((uv_handle_t *)&d->sigterm, NULL);
-    uv_close((uv_handle_t *)&d->worker_done, NULL);
+    uv_close((uv_handle_t *)&d->sighup, NULL);
+    uv_close((uv_handle_t *)&d->report, NULL);
     /* Closing restored the default actions: a signal during the last
      * clean-up must not turn a clean exit into a kill. */
     signal(SIGINT, SIG_IGN);
     signal(SIGTERM, SIG_IGN);
-}
-
-static void on_worker_done(uv_async_t *async)
-{
-    struct daemon *d = async->data;
-    for (size_t i = 0; i < d->n_started; i++)
-        if (!atomic_load(&d->workers[i].done))
-            return;
-    log_info("all sessions finished");
-    close_control_handles(d);
+    signal(SIGHUP, SIG_IGN);
 }
 
 static size_t worker_count(const struct config *cfg)
@@ -110,25 +107,104 @@ static size_t worker_count(const struct config *cfg)
     return n > 0 ? n : 1;
 }
 
+/* Claims prev's listener on cfg's socket, if there is an unclaimed one. */
+static bool claim_listener(const struct config *prev, bool *claimed,
+                           const struct listener_cfg *cfg)
+{
+    for (size_t i = 0; prev && i < prev->n_listeners; i++)
+        if (!claimed[i] && listener_same_socket(&prev->listeners[i], cfg)) {
+            claimed[i] = true;
+            return true;
+        }
+    return false;
+}
+
+static void free_updates(struct worker_update **u, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        worker_update_free(u[i]);
+    free(u);
+}
+
+static struct worker_update *new_update(struct config_gen *gen)
+{
+    struct worker_update *u = calloc(1, sizeof(*u));
+    size_t n = gen->cfg.n_listeners;
+    if (u && !(u->socks = calloc(n ? n : 1, sizeof(*u->socks)))) {
+        free(u);
+        u = NULL;
+    }
+    if (!u)
+        return NULL;
+    for (size_t i = 0; i < n; i++)
+        u->socks[i].fd = -1;
+    u->gen = config_gen_ref(gen);
+    return u;
+}
+
+/* Opens listener i for every worker: the first binds (choosing the port when
+ * it is 0), the others share its address. */
+static int open_listener(struct daemon *d, struct worker_update **u, size_t i)
+{
+    const struct config *cfg = &u[0]->gen->cfg;
+    const struct listener_cfg *lc = &cfg->listeners[i];
+    bool shared = d->n_workers > 1;
+    for (size_t w = 0; w < d->n_workers; w++) {
+        int err = listen_socket_open(lc, cfg->mptcp, w ? &u[0]->socks[i].bound : NULL, shared,
+                                     &u[w]->socks[i]);
+        if (err != 0) {
+            log_error("cannot listen on %s://%s:%u: %s", lc->url.scheme, lc->url.host.host,
+                      lc->url.host.port, uv_strerror(err));
+            return -1;
+        }
+    }
+    return 0;
+}
+
+/* One update per worker for gen: sockets for the listeners prev does not
+ * have (claimed[i]: prev's listener i stays). NULL when a socket cannot be
+ * opened (logged). */
+static struct worker_update **open_updates(struct daemon *d, struct config_gen *gen,
+                                           const struct config *prev, bool *claimed)
+{
+    struct worker_update **u = calloc(d->n_workers, sizeof(*u));
+    for (size_t w = 0; u && w < d->n_workers; w++)
+        if (!(u[w] = new_update(gen))) {
+            free_updates(u, d->n_workers);
+            return NULL;
+        }
+    for (size_t i = 0; u && i < gen->cfg.n_listeners; i++)
+        if (!claim_listener(prev, claimed, &gen->cfg.listeners[i]) &&
+            open_listener(d, u, i) != 0) {
+            free_updates(u, d->n_workers);
+            return NULL;
+        }
+    for (size_t i = 0; u && i < gen->cfg.n_listeners; i++)
+        if (u[0]->socks[i].fd >= 0)
+            listen_socket_announce(&gen->cfg.listeners[i], &u[0]->socks[i]);
+    return u;
+}
+
 /* Binds every worker's listeners before any thread starts, so a bad
  * address stops the start cleanly; then starts the threads. */
-static int start_workers(struct daemon *d, const struct config *cfg)
+static int start_workers(struct daemon *d)
 {
-    d->n_workers = worker_count(cfg);
+    d->n_workers = worker_count(&d->gen->cfg);
     d->workers = calloc(d->n_workers, sizeof(*d->workers));
-    if (!d->workers)
+    struct worker_update **u = d->workers ? open_updates(d, d->gen, NULL, NULL) : NULL;
+    if (!u)
         return -1;
-    bool shared = d->n_workers > 1;
-    for (size_t i = 0; i < d->n_workers; i++)
-        if (worker_prepare(&d->workers[i], cfg, i ? &d->workers[0] : NULL, shared,
-                           &d->worker_done) != 0)
-            return -1;
-    for (; d->n_started < d->n_workers; d->n_started++)
-        if (worker_start(&d->workers[d->n_started]) != 0)
-            return -1;
-    if (shared)
+    int rc = 0;
+    for (size_t i = 0; i < d->n_workers && rc == 0; i++) {
+        rc = worker_prepare(&d->workers[i], u[i], &d->report);
+        u[i] = NULL; /* the worker's now, even when it failed */
+    }
+    free_updates(u, d->n_workers);
+    for (; rc == 0 && d->n_started < d->n_workers; d->n_started++)
+        rc = worker_start(&d->workers[d->n_started]);
+    if (rc == 0 && d->n_workers > 1)
         log_info("%zu workers (one event loop each)", d->n_workers);
-    return 0;
+    return rc;
 }
 
 /* A mark that cannot be set would let mpconv's own upstream traffic be
@@ -151,30 +227,157 @@ static void log_upstream(const struct config *cfg)
     log_info("upstream: every connection through %s", url);
 }
 
-int daemon_run(const struct config *cfg)
+/* What a reload cannot change, or must check like a start would. */
+static int check_reload(const struct daemon *d, const struct config *next)
 {
-    struct daemon d = {.cfg = cfg};
+    const struct config *cur = &d->gen->cfg;
+    if (next->workers != cur->workers)
+        log_warn("reload: workers = %u needs a restart; keeping %zu", next->workers,
+                 d->n_workers);
+    if (next->mptcp != cur->mptcp && check_mptcp(next->mptcp) != 0)
+        return -1;
+    return next->mark != cur->mark ? check_mark(next->mark) : 0;
+}
+
+static void log_closed_listeners(const struct config *cur, const bool *claimed)
+{
+    for (size_t i = 0; i < cur->n_listeners; i++)
+        if (!claimed[i])
+            log_info("reload: closing %s://%s:%u (its sessions continue)",
+                     cur->listeners[i].url.scheme, cur->listeners[i].url.host.host,
+                     cur->listeners[i].url.host.port);
+}
+
+/* The next generation and every worker's sockets for it; NULL (logged)
+ * when something in it cannot work. */
+static struct worker_update **prepare_reload(struct daemon *d, struct config *next,
+                                             bool *claimed)
+{
+    char err[1024];
+    if (check_reload(d, next) != 0) {
+        config_free(next);
+        return NULL;
+    }
+    struct config_gen *gen = config_gen_new(next, d->gen->number + 1, err, sizeof(err));
+    if (!gen) {
+        log_error("%s", err);
+        return NULL;
+    }
+    struct worker_update **u = open_updates(d, gen, &d->gen->cfg, claimed);
+    config_gen_unref(gen); /* the updates hold it */
+    return u;
+}
+
+/* SIGHUP: load the configuration again from the same sources. Anything
+ * wrong with it leaves the running one untouched. */
+static void reload(struct daemon *d)
+{
+    char err[1024];
+    struct config next;
+    if (d->applying) {
+        d->reload_again = true;
+        return;
+    }
+    bool *claimed = calloc(d->gen->cfg.n_listeners + 1, sizeof(*claimed));
+    if (!claimed || d->load(d->load_ctx, &next, err, sizeof(err)) != 0) {
+        free(claimed);
+        log_error("reload rejected, configuration %u stays: %s", d->gen->number,
+                  claimed ? err : "out of memory");
+        return;
+    }
+    struct worker_update **u = prepare_reload(d, &next, claimed);
+    if (!u) {
+        free(claimed);
+        log_error("reload rejected, configuration %u stays", d->gen->number);
+        return;
+    }
+    log_closed_listeners(&d->gen->cfg, claimed);
+    free(claimed);
+    config_gen_unref(d->gen);
+    d->gen = config_gen_ref(u[0]->gen);
+    d->applying = d->gen->number;
+    atomic_store_explicit(&log_threshold, d->gen->cfg.log_level, memory_order_relaxed);
+    for (size_t i = 0; i < d->n_started; i++)
+        worker_request_update(&d->workers[i], u[i]);
+    free(u);
+    log_upstream(&d->gen->cfg);
+}
+
+static void on_sighup(uv_signal_t *sig, int signum)
+{
+    (void)signum;
+    struct daemon *d = sig->data;
+    if (d->stop == WORKER_RUN)
+        reload(d);
+}
+
+static bool workers_switched(const struct daemon *d)
+{
+    for (size_t i = 0; i < d->n_started; i++)
+        if (atomic_load(&d->workers[i].gen_number) != d->applying)
+            return false;
+    return true;
+}
+
+static void on_report(uv_async_t *async)
+{
+    struct daemon *d = async->data;
+    if (d->applying && workers_switched(d)) {
+        log_info("reloaded: configuration %u in use", d->applying);
+        d->applying = 0;
+        if (d->reload_again) {
+            d->reload_again = false;
+            reload(d);
+        }
+    }
+    for (size_t i = 0; i < d->n_started; i++)
+        if (!atomic_load(&d->workers[i].done))
+            return;
+    if (d->stop != WORKER_RUN) {
+        log_info("all sessions finished");
+        close_control_handles(d);
+    }
+}
+
+static void start_signals(struct daemon *d, uv_loop_t *control)
+{
+    uv_signal_init(control, &d->sigint);
+    uv_signal_init(control, &d->sigterm);
+    uv_signal_init(control, &d->sighup);
+    uv_async_init(control, &d->report, on_report);
+    d->sigint.data = d->sigterm.data = d->sighup.data = d->report.data = d;
+    uv_signal_start(&d->sigint, on_stop_signal, SIGINT);
+    uv_signal_start(&d->sigterm, on_stop_signal, SIGTERM);
+    uv_signal_start(&d->sighup, on_sighup, SIGHUP);
+}
+
+int daemon_run(struct config *cfg, daemon_loader load, void *load_ctx)
+{
+    char err[1024];
+    struct daemon d = {.load = load, .load_ctx = load_ctx};
     uv_loop_t *control = uv_default_loop();
 
     log_threshold = cfg->log_level;
     signal(SIGPIPE, SIG_IGN);
     log_info("mpconv %s starting%s%s", MPCONV_VERSION, cfg->source[0] ? " with " : "",
              cfg->source);
-    if (check_mptcp(cfg->mptcp) != 0 || check_mark(cfg->mark) != 0)
+    if (check_mptcp(cfg->mptcp) != 0 || check_mark(cfg->mark) != 0) {
+        config_free(cfg);
         return 1;
+    }
+    if (!(d.gen = config_gen_new(cfg, 1, err, sizeof(err)))) {
+        log_error("%s", err);
+        return 1;
+    }
     raise_fd_limit();
-    log_upstream(cfg);
+    log_upstream(&d.gen->cfg);
 
-    uv_signal_init(control, &d.sigint);
-    uv_signal_init(control, &d.sigterm);
-    uv_async_init(control, &d.worker_done, on_worker_done);
-    d.sigint.data = d.sigterm.data = d.worker_done.data = &d;
     /* Before the listeners announce themselves: a SIGTERM right after
      * "listening:" must drain, not kill. It waits until the loop runs. */
-    uv_signal_start(&d.sigint, on_stop_signal, SIGINT);
-    uv_signal_start(&d.sigterm, on_stop_signal, SIGTERM);
-    int status = start_workers(&d, cfg) == 0 ? 0 : 1;
+    start_signals(&d, control);
+    int status = start_workers(&d) == 0 ? 0 : 1;
     if (status != 0) {
+        d.stop = WORKER_CLOSE_NOW;
         for (size_t i = 0; i < d.n_started; i++)
             worker_request_stop(&d.workers[i], WORKER_CLOSE_NOW);
         if (d.n_started == 0)
@@ -184,6 +387,7 @@ int daemon_run(const struct config *cfg)
     for (size_t i = 0; i < d.n_workers; i++)
         worker_release(&d.workers[i], i < d.n_started);
     free(d.workers);
+    config_gen_unref(d.gen);
     uv_loop_close(control);
     return status;
 }

@@ -148,7 +148,7 @@ static void tproxy_start(struct session *s)
 
 static void forward_start(struct session *s)
 {
-    *s->target = s->listener->cfg->forward_to;
+    *s->target = s->lcfg->forward_to;
     session_dial(s);
 }
 

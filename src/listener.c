@@ -3,12 +3,12 @@
 
 #include <errno.h>
 #include <netdb.h>
+#include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
 #include "mpconv/log.h"
 #include "mpconv/sock.h"
-#include "mpconv/tls.h"
 
 #define LISTEN_BACKLOG 1024
 
@@ -76,105 +76,158 @@ static int bind_address(const struct mp_target *host, uint16_t port, struct sock
     return 0;
 }
 
-/* libuv would create a plain TCP socket; MPTCP, TPROXY and shared
- * (SO_REUSEPORT) listeners need theirs made here. A kernel without MPTCP
- * gets a TCP listener unless the daemon runs with mptcp = on. */
-static int open_listen_socket(struct listener *l, int family, bool reuseport)
+/* A TCP or MPTCP stream socket; a kernel without MPTCP gets TCP unless the
+ * daemon runs with mptcp = on. */
+static int stream_socket(int family, bool *mptcp, enum mptcp_mode mode)
 {
-    bool want_mptcp = l->cfg->mptcp && l->worker->cfg->mptcp != MPTCP_MODE_OFF;
     int fd = socket(family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC,
-                    want_mptcp ? IPPROTO_MPTCP : IPPROTO_TCP);
-    if (fd < 0 && want_mptcp && sock_is_mptcp_unavailable(errno) &&
-        l->worker->cfg->mptcp != MPTCP_MODE_ON) {
+                    *mptcp ? IPPROTO_MPTCP : IPPROTO_TCP);
+    if (fd < 0 && *mptcp && sock_is_mptcp_unavailable(errno) && mode != MPTCP_MODE_ON) {
         log_warn("MPTCP listener unavailable (%s): accepting plain TCP", strerror(errno));
-        want_mptcp = false;
+        *mptcp = false;
         fd = socket(family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, IPPROTO_TCP);
     }
-    if (fd < 0)
-        return uv_translate_sys_error(errno);
+    return fd;
+}
+
+static int set_flag(int fd, int level, int name)
+{
     int one = 1;
-    if (reuseport && setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &one, sizeof(one)) != 0) {
-        int err = uv_translate_sys_error(errno);
-        close(fd);
-        return err;
-    }
-    if (l->cfg->kind == LISTEN_TPROXY) {
-        int level = family == AF_INET6 ? IPPROTO_IPV6 : IPPROTO_IP;
-        int opt = family == AF_INET6 ? IPV6_TRANSPARENT : IP_TRANSPARENT;
-        if (setsockopt(fd, level, opt, &one, sizeof(one)) != 0) {
-            int err = uv_translate_sys_error(errno);
-            close(fd);
-            return err; /* needs CAP_NET_ADMIN */
-        }
-    }
-    int err = uv_tcp_open(&l->tcp, fd);
-    if (err != 0) {
-        close(fd);
-        return err;
-    }
-    l->is_mptcp = want_mptcp;
+    return setsockopt(fd, level, name, &one, sizeof(one));
+}
+
+/* The options every listener needs, then TPROXY's and shared ports'. */
+static int set_listen_options(int fd, const struct listener_cfg *cfg, int family, bool reuseport)
+{
+    if (set_flag(fd, SOL_SOCKET, SO_REUSEADDR) != 0)
+        return -1;
+    if (family == AF_INET6 && set_flag(fd, IPPROTO_IPV6, IPV6_V6ONLY) != 0)
+        return -1;
+    if (reuseport && set_flag(fd, SOL_SOCKET, SO_REUSEPORT) != 0)
+        return -1;
+    if (cfg->kind == LISTEN_TPROXY) /* needs CAP_NET_ADMIN */
+        return family == AF_INET6 ? set_flag(fd, IPPROTO_IPV6, IPV6_TRANSPARENT)
+                                  : set_flag(fd, IPPROTO_IP, IP_TRANSPARENT);
     return 0;
 }
 
-static int start_listening(struct listener *l, const struct listen_options *opt)
+static socklen_t sockaddr_size(const struct sockaddr_storage *ss)
 {
-    const struct listener_cfg *cfg = l->cfg;
-    int err = 0;
-    if (opt->same_as)
-        l->bound = *opt->same_as;
-    else
-        err = bind_address(&cfg->url.host, cfg->url.host.port, &l->bound);
-    if (err == 0 && (cfg->mptcp || cfg->kind == LISTEN_TPROXY || opt->reuseport))
-        err = open_listen_socket(l, l->bound.ss_family, opt->reuseport);
-    if (err == 0)
-        err = uv_tcp_bind(&l->tcp, (const struct sockaddr *)&l->bound,
-                          l->bound.ss_family == AF_INET6 ? UV_TCP_IPV6ONLY : 0);
-    if (err == 0)
-        err = uv_listen((uv_stream_t *)&l->tcp, LISTEN_BACKLOG, on_connection);
-    if (err == 0) {
-        int len = sizeof(l->bound);
-        err = uv_tcp_getsockname(&l->tcp, (struct sockaddr *)&l->bound, &len);
-    }
-    return err;
+    return ss->ss_family == AF_INET6 ? sizeof(struct sockaddr_in6) : sizeof(struct sockaddr_in);
 }
 
-int listener_start(struct listener *l, struct worker *w, const struct listener_cfg *cfg,
-                   const struct listen_options *opt)
+int listen_socket_open(const struct listener_cfg *cfg, enum mptcp_mode mode,
+                       const struct sockaddr_storage *same_as, bool reuseport,
+                       struct listen_socket *out)
 {
-    const char *kind = listener_kind_name(cfg->kind);
-    char err_text[512];
-    l->worker = w;
-    l->cfg = cfg;
-    l->front = front_for(cfg->kind);
-    uv_tcp_init(w->loop, &l->tcp);
-    l->tcp.data = l;
+    out->fd = -1;
+    out->is_mptcp = cfg->mptcp && mode != MPTCP_MODE_OFF;
+    int err = 0;
+    if (same_as)
+        out->bound = *same_as;
+    else
+        err = bind_address(&cfg->url.host, cfg->url.host.port, &out->bound);
+    if (err != 0)
+        return err;
+    int family = out->bound.ss_family;
+    int fd = stream_socket(family, &out->is_mptcp, mode);
+    socklen_t len = sizeof(out->bound);
+    if (fd < 0 || set_listen_options(fd, cfg, family, reuseport) != 0 ||
+        bind(fd, (struct sockaddr *)&out->bound, sockaddr_size(&out->bound)) != 0 ||
+        listen(fd, LISTEN_BACKLOG) != 0 ||
+        getsockname(fd, (struct sockaddr *)&out->bound, &len) != 0) {
+        err = uv_translate_sys_error(errno);
+        if (fd >= 0)
+            close(fd);
+        return err;
+    }
+    out->fd = fd;
+    return 0;
+}
 
-    if (cfg->tls && !(l->tls = tls_server_ctx_new(cfg->cert_file, cfg->key_file, err_text,
-                                                   sizeof(err_text)))) {
-        log_error("cannot listen on %s+tls://%s:%u: %s", kind, cfg->url.host.host,
-                  cfg->url.host.port, err_text);
-        return -1;
-    }
-    int err = start_listening(l, opt);
-    if (err != 0) {
-        log_error("cannot listen on %s://%s:%u: %s", kind, cfg->url.host.host,
-                  cfg->url.host.port, uv_strerror(err));
-        return -1;
-    }
-    if (!opt->announce)
-        return 0; /* another worker's socket on the same address */
+void listen_socket_close(struct listen_socket *s)
+{
+    if (s->fd >= 0)
+        close(s->fd);
+    s->fd = -1;
+}
+
+void listen_socket_announce(const struct listener_cfg *cfg, const struct listen_socket *s)
+{
     char bound[80];
-    sockaddr_format((struct sockaddr *)&l->bound, bound, sizeof(bound));
-    log_info("listening: %s://%s%s%s%s", cfg->url.scheme, bound, l->is_mptcp ? " (mptcp)" : "",
+    sockaddr_format((const struct sockaddr *)&s->bound, bound, sizeof(bound));
+    log_info("listening: %s://%s%s%s%s", cfg->url.scheme, bound, s->is_mptcp ? " (mptcp)" : "",
              cfg->n_users > 0 ? " (auth required)" : "",
              cfg->kind == LISTEN_FORWARD ? " (forward)" : "");
-    return 0;
+}
+
+bool listener_same_socket(const struct listener_cfg *a, const struct listener_cfg *b)
+{
+    if (a->url.host.port != b->url.host.port || strcmp(a->url.host.host, b->url.host.host) != 0 ||
+        a->mptcp != b->mptcp || (a->kind == LISTEN_TPROXY) != (b->kind == LISTEN_TPROXY))
+        return false;
+    /* Port 0 means "any free port": such a listener is known by its scheme. */
+    return a->url.host.port != 0 || (a->kind == b->kind && a->tls == b->tls);
+}
+
+void listener_update(struct listener *l, const struct listener_cfg *cfg, SSL_CTX *tls)
+{
+    l->cfg = cfg;
+    l->tls = tls;
+    l->front = front_for(cfg->kind);
+}
+
+struct listener *listener_start(struct worker *w, const struct listener_cfg *cfg, SSL_CTX *tls,
+                                struct listen_socket *sock)
+{
+    struct listener *l = calloc(1, sizeof(*l));
+    if (!l) {
+        listen_socket_close(sock);
+        log_error("out of memory starting a listener");
+        return NULL;
+    }
+    l->worker = w;
+    listener_update(l, cfg, tls);
+    l->is_mptcp = sock->is_mptcp;
+    l->bound = sock->bound;
+    uv_tcp_init(w->loop, &l->tcp);
+    l->tcp.data = l;
+    int err = uv_tcp_open(&l->tcp, sock->fd);
+    if (err == 0) {
+        sock->fd = -1; /* the handle owns it now */
+        err = uv_listen((uv_stream_t *)&l->tcp, LISTEN_BACKLOG, on_connection);
+    }
+    if (err != 0) {
+        log_error("cannot listen on %s://%s:%u: %s", listener_kind_name(cfg->kind),
+                  cfg->url.host.host, cfg->url.host.port, uv_strerror(err));
+        listen_socket_close(sock);
+        listener_close(l);
+        return NULL;
+    }
+    return l;
+}
+
+static void free_if_unused(struct listener *l)
+{
+    if (l->closed && l->sessions == 0)
+        free(l);
+}
+
+static void on_listener_closed(uv_handle_t *h)
+{
+    struct listener *l = h->data;
+    l->closed = true;
+    free_if_unused(l);
 }
 
 void listener_close(struct listener *l)
 {
     if (!uv_is_closing((uv_handle_t *)&l->tcp))
-        uv_close((uv_handle_t *)&l->tcp, NULL);
-    SSL_CTX_free(l->tls);
-    l->tls = NULL;
+        uv_close((uv_handle_t *)&l->tcp, on_listener_closed);
+}
+
+void listener_session_ended(struct listener *l)
+{
+    l->sessions--;
+    free_if_unused(l);
 }

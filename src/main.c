@@ -89,42 +89,44 @@ static int parse_args(int argc, char **argv, struct cli *cli)
     return 0;
 }
 
-static int build_config(const struct cli *cli, struct config *cfg)
+/* The file, then the command line over it. On failure nothing is left to
+ * free. Used at start and again for every SIGHUP. */
+static int build_config(const struct cli *cli, struct config *cfg, char *err, size_t cap)
 {
-    char err[1024];
     config_init(cfg);
-    if (cli->config_file && config_load_file(cfg, cli->config_file, err, sizeof(err)) != 0)
-        goto fail;
-    for (size_t i = 0; i < cli->n_listen; i++)
-        if (config_add_listener_url(cfg, cli->listen[i], err, sizeof(err)) != 0)
-            goto fail;
-    for (size_t i = 0; i < cli->n_settings; i++)
-        if (config_set(cfg, cli->settings[i][0], cli->settings[i][1], err, sizeof(err)) != 0)
-            goto fail;
-    if (config_finalize(cfg, err, sizeof(err)) != 0)
-        goto fail;
-    return 0;
-fail:
-    fprintf(stderr, "mpconv: %s\n", err);
-    return 1;
+    int rc = cli->config_file ? config_load_file(cfg, cli->config_file, err, cap) : 0;
+    for (size_t i = 0; rc == 0 && i < cli->n_listen; i++)
+        rc = config_add_listener_url(cfg, cli->listen[i], err, cap);
+    for (size_t i = 0; rc == 0 && i < cli->n_settings; i++)
+        rc = config_set(cfg, cli->settings[i][0], cli->settings[i][1], err, cap);
+    if (rc == 0)
+        rc = config_finalize(cfg, err, cap);
+    if (rc != 0)
+        config_free(cfg);
+    return rc;
+}
+
+static int reload_config(void *cli, struct config *out, char *err, size_t cap)
+{
+    return build_config(cli, out, err, cap);
 }
 
 int main(int argc, char **argv)
 {
     struct cli cli = {0};
     struct config cfg;
+    char err[1024];
     int status = parse_args(argc, argv, &cli);
-    if (status == 0)
-        status = build_config(&cli, &cfg);
-    free(cli.listen);
-    if (status != 0)
-        return status;
-    if (cli.test_only) {
+    if (status == 0 && build_config(&cli, &cfg, err, sizeof(err)) != 0) {
+        fprintf(stderr, "mpconv: %s\n", err);
+        status = 1;
+    } else if (status == 0 && cli.test_only) {
         config_dump(&cfg, stdout);
         printf("# configuration OK\n");
-    } else {
-        status = daemon_run(&cfg);
+        config_free(&cfg);
+    } else if (status == 0) {
+        status = daemon_run(&cfg, reload_config, &cli); /* takes cfg */
     }
-    config_free(&cfg);
+    free(cli.listen);
     return status;
 }

@@ -70,6 +70,8 @@ static void maybe_free(struct session *s)
     if (--s->open_handles > 0)
         return;
     unlink_session(s);
+    listener_session_ended(s->listener);
+    config_gen_unref(s->gen);
     free(s);
 }
 
@@ -338,7 +340,7 @@ static void on_hops_done(void *owner, int status, char *early, size_t early_len)
 
 static bool via_parent(const struct session *s)
 {
-    return s->worker->cfg->upstream.kind != UPSTREAM_DIRECT;
+    return s->gen->cfg.upstream.kind != UPSTREAM_DIRECT;
 }
 
 static void on_dialed(void *owner, int status, uv_tcp_t *conn, bool is_mptcp)
@@ -356,7 +358,7 @@ static void on_dialed(void *owner, int status, uv_tcp_t *conn, bool is_mptcp)
         uv_fileno((uv_handle_t *)conn, &fd);
         s->mptcp = sock_mptcp_state(fd, is_mptcp, &s->subflows);
         if (via_parent(s)) {
-            s->hops = hop_chain_start(&s->worker->cfg->upstream, s->worker->upstream_tls,
+            s->hops = hop_chain_start(&s->gen->cfg.upstream, s->gen->upstream_tls,
                                       &s->upstream, s->target, on_hops_done, s);
             if (s->hops)
                 return;
@@ -383,7 +385,7 @@ void session_dial(struct session *s)
     remember_target(s);
     stream_read_stop(s->client);
     const struct mp_target *first_hop =
-        via_parent(s) ? &s->worker->cfg->upstream.url.host : s->target;
+        via_parent(s) ? &s->gen->cfg.upstream.url.host : s->target;
     s->dial = dial_start(&s->worker->dialer, first_hop, on_dialed, s);
     if (!s->dial)
         s->front->on_dialed(s, UV_ENOMEM);
@@ -398,7 +400,7 @@ static void on_timer(uv_timer_t *t)
         session_close(s, "handshake-timeout");
         return;
     }
-    uint64_t idle_ms = s->worker->cfg->idle_timeout_ms;
+    uint64_t idle_ms = s->gen->cfg.idle_timeout_ms;
     uint64_t quiet = uv_now(t->loop) - s->relay.last_active_ms;
     if (quiet >= idle_ms)
         session_close(s, "idle-timeout");
@@ -454,7 +456,7 @@ void session_begin_relay(struct session *s)
                s->upstream);
     s->relay_started = true;
     s->timer.data = s;
-    uv_timer_start(&s->timer, on_timer, s->worker->cfg->idle_timeout_ms, 0);
+    uv_timer_start(&s->timer, on_timer, s->gen->cfg.idle_timeout_ms, 0);
 }
 
 void session_start_tunnel(struct session *s, const char *early, size_t early_len)
@@ -482,7 +484,7 @@ void session_reset_for_next_request(struct session *s)
     }
     s->state = SESSION_HANDSHAKE;
     s->timer.data = s;
-    uv_timer_start(&s->timer, on_timer, s->worker->cfg->handshake_timeout_ms, 0);
+    uv_timer_start(&s->timer, on_timer, s->gen->cfg.handshake_timeout_ms, 0);
     session_read_client(s);
     if (s->hs_len > 0 && s->state == SESSION_HANDSHAKE)
         s->front->on_data(s);
@@ -492,7 +494,7 @@ void session_reset_for_next_request(struct session *s)
 
 bool session_needs_auth(const struct session *s)
 {
-    return s->listener->cfg->n_users > 0;
+    return s->lcfg->n_users > 0;
 }
 
 bool session_check_user(const struct session *s, const char *user, size_t user_len,
@@ -500,7 +502,7 @@ bool session_check_user(const struct session *s, const char *user, size_t user_l
 {
     bool ok = false;
     /* Check every entry, so timing does not reveal which user exists. */
-    const struct listener_cfg *cfg = s->listener->cfg;
+    const struct listener_cfg *cfg = s->lcfg;
     for (size_t i = 0; i < cfg->n_users; i++) {
         const struct user_cred *u = &cfg->users[i];
         bool match = s5_credentials_equal(user, user_len, u->name, strlen(u->name));
@@ -554,7 +556,7 @@ static void start_client_tls(struct session *s)
         session_close(s, "client-tls-failed");
 }
 
-void session_accept(struct worker *w, const struct listener *l, uv_stream_t *server)
+void session_accept(struct worker *w, struct listener *l, uv_stream_t *server)
 {
     const struct front_ops *front = l->front;
     struct session *s = calloc(1, sizeof(*s));
@@ -564,11 +566,14 @@ void session_accept(struct worker *w, const struct listener *l, uv_stream_t *ser
     }
     s->worker = w;
     s->listener = l;
+    l->sessions++;
+    s->gen = config_gen_ref(w->gen);
+    s->lcfg = l->cfg;
     s->front = front;
     s->id = atomic_fetch_add(&session_ids, 1) + 1;
     s->start_ms = uv_now(w->loop);
     s->state = SESSION_HANDSHAKE;
-    s->hs_cap = front == &front_socks5 ? SOCKS5_HANDSHAKE_MAX : w->cfg->max_header_bytes;
+    s->hs_cap = front == &front_socks5 ? SOCKS5_HANDSHAKE_MAX : s->gen->cfg.max_header_bytes;
     s->close_reason = "?";
     s->next = w->sessions;
     if (s->next)
@@ -597,7 +602,7 @@ void session_accept(struct worker *w, const struct listener *l, uv_stream_t *ser
     int fd;
     if (l->is_mptcp && uv_fileno((uv_handle_t *)&s->client_tcp, &fd) == 0)
         s->client_mptcp = sock_is_mptcp(fd);
-    uv_timer_start(&s->timer, on_timer, w->cfg->handshake_timeout_ms, 0);
+    uv_timer_start(&s->timer, on_timer, s->gen->cfg.handshake_timeout_ms, 0);
     if (l->tls)
         start_client_tls(s);
     else

@@ -1,16 +1,17 @@
-/* A worker thread's event loop: serve, drain on request, end when empty. */
+/* A worker thread's event loop: serve, switch configurations, drain on
+ * request, end when empty. */
 #include "mpconv/worker.h"
 
 #include <stdlib.h>
 #include <string.h>
 
 #include "mpconv/log.h"
-#include "mpconv/tls.h"
 
 static void close_listeners(struct worker_thread *t)
 {
     for (size_t i = 0; i < t->n_listeners; i++)
-        listener_close(&t->listeners[i]);
+        listener_close(t->listeners[i]);
+    t->n_listeners = 0;
 }
 
 /* Closes the worker's own handles; the loop ends once the sessions are gone. */
@@ -36,11 +37,108 @@ static void on_drain_deadline(uv_timer_t *timer)
     worker_close_sessions(&t->w);
 }
 
+void worker_update_free(struct worker_update *u)
+{
+    if (!u)
+        return;
+    for (size_t i = 0; i < u->gen->cfg.n_listeners; i++)
+        listen_socket_close(&u->socks[i]);
+    config_gen_unref(u->gen);
+    free(u->socks);
+    free(u);
+}
+
+/* The worker's listener serving the same socket as cfg, taken out of the
+ * current set (NULL when there is none). */
+static struct listener *take_listener(struct worker_thread *t, const struct listener_cfg *cfg)
+{
+    for (size_t i = 0; i < t->n_listeners; i++) {
+        struct listener *l = t->listeners[i];
+        if (l && listener_same_socket(l->cfg, cfg)) {
+            t->listeners[i] = NULL;
+            return l;
+        }
+    }
+    return NULL;
+}
+
+/* Settings the loop reads on every new connection. */
+static void use_generation(struct worker *w, struct config_gen *gen)
+{
+    struct config_gen *old = w->gen;
+    w->gen = gen;
+    w->cfg = &gen->cfg;
+    w->sockets.mode = gen->cfg.mptcp;
+    w->sockets.mark = gen->cfg.mark;
+    w->dialer.connect_timeout_ms = gen->cfg.connect_timeout_ms;
+    config_gen_unref(old);
+}
+
+/* Listeners with the same socket stay open (established and queued clients
+ * are not touched) and take the new settings; new ones start on the
+ * sockets the control thread opened; the rest close. */
+static int apply_update(struct worker_thread *t, struct worker_update *u)
+{
+    const struct config *cfg = &u->gen->cfg;
+    struct listener **next = calloc(cfg->n_listeners ? cfg->n_listeners : 1, sizeof(*next));
+    if (!next)
+        return -1;
+    size_t n = 0;
+    for (size_t i = 0; i < cfg->n_listeners; i++) {
+        const struct listener_cfg *lc = &cfg->listeners[i];
+        SSL_CTX *tls = u->gen->listener_tls[i];
+        struct listener *l = u->socks[i].fd >= 0 ? listener_start(&t->w, lc, tls, &u->socks[i])
+                                                 : take_listener(t, lc);
+        if (!l)
+            continue;
+        listener_update(l, lc, tls);
+        next[n++] = l;
+    }
+    for (size_t i = 0; i < t->n_listeners; i++)
+        if (t->listeners[i])
+            listener_close(t->listeners[i]);
+    free(t->listeners);
+    t->listeners = next;
+    t->n_listeners = n;
+    use_generation(&t->w, u->gen);
+    u->gen = NULL;
+    return 0;
+}
+
+/* The generation went to the worker; only the wrapping is left. */
+static void free_applied(struct worker_update *u)
+{
+    free(u->socks);
+    free(u);
+}
+
+static void take_update(struct worker_thread *t)
+{
+    struct worker_update *u = atomic_exchange(&t->update, NULL);
+    if (!u)
+        return;
+    unsigned number = u->gen->number;
+    if (t->w.draining || apply_update(t, u) != 0) {
+        if (!t->w.draining)
+            log_error("reload: out of memory; worker keeps the previous configuration");
+        worker_update_free(u);
+        number = t->w.gen->number;
+    } else {
+        free_applied(u);
+    }
+    atomic_store(&t->gen_number, number);
+    uv_async_send(t->report);
+}
+
 static void on_wake(uv_async_t *async)
 {
     struct worker_thread *t = async->data;
     int level = atomic_load(&t->stop);
-    if (level >= WORKER_DRAIN && !t->w.draining) {
+    if (level == WORKER_RUN) {
+        take_update(t);
+        return;
+    }
+    if (!t->w.draining) {
         t->w.draining = true;
         t->w.on_drained = on_drained;
         close_listeners(t); /* no new connections */
@@ -54,54 +152,32 @@ static void on_wake(uv_async_t *async)
         worker_close_sessions(&t->w);
 }
 
-static int init_worker(struct worker *w, uv_loop_t *loop, const struct config *cfg)
-{
-    char err[512];
-    w->loop = loop;
-    w->cfg = cfg;
-    if (cfg->upstream.tls &&
-        !(w->upstream_tls = tls_client_ctx_new(cfg->upstream.ca_file, err, sizeof(err)))) {
-        log_error("upstream: %s", err);
-        return -1;
-    }
-    sock_factory_init(&w->sockets, cfg->mptcp, cfg->mark);
-    w->dialer = (struct dialer){.loop = loop, .sockets = &w->sockets,
-                                .connect_timeout_ms = cfg->connect_timeout_ms};
-    return 0;
-}
-
-static int start_listeners(struct worker_thread *t, const struct config *cfg,
-                           const struct worker_thread *first, bool reuseport)
-{
-    t->listeners = calloc(cfg->n_listeners, sizeof(*t->listeners));
-    if (!t->listeners)
-        return -1;
-    for (size_t i = 0; i < cfg->n_listeners; i++) {
-        struct listen_options opt = {.same_as = first ? &first->listeners[i].bound : NULL,
-                                     .reuseport = reuseport, .announce = !first};
-        t->n_listeners++;
-        if (listener_start(&t->listeners[i], &t->w, &cfg->listeners[i], &opt) != 0)
-            return -1;
-    }
-    return 0;
-}
-
-int worker_prepare(struct worker_thread *t, const struct config *cfg,
-                   const struct worker_thread *first, bool reuseport, uv_async_t *report_done)
+int worker_prepare(struct worker_thread *t, struct worker_update *first, uv_async_t *report)
 {
     memset(t, 0, sizeof(*t));
-    if (uv_loop_init(&t->loop) != 0)
+    if (uv_loop_init(&t->loop) != 0) {
+        worker_update_free(first);
         return -1;
+    }
     t->loop_ready = true;
     uv_async_init(&t->loop, &t->wake, on_wake);
     uv_timer_init(&t->loop, &t->drain_deadline);
     t->wake.data = t->drain_deadline.data = t;
-    t->report_done = report_done;
+    t->report = report;
     atomic_init(&t->stop, WORKER_RUN);
     atomic_init(&t->done, false);
-    if (init_worker(&t->w, &t->loop, cfg) != 0)
+    atomic_init(&t->update, NULL);
+    atomic_init(&t->gen_number, first->gen->number);
+    t->w.loop = &t->loop;
+    t->w.dialer = (struct dialer){.loop = &t->loop, .sockets = &t->w.sockets};
+    sock_factory_init(&t->w.sockets, first->gen->cfg.mptcp, first->gen->cfg.mark);
+    size_t wanted = first->gen->cfg.n_listeners;
+    if (apply_update(t, first) != 0) {
+        worker_update_free(first);
         return -1;
-    return start_listeners(t, cfg, first, reuseport);
+    }
+    free_applied(first);
+    return t->n_listeners == wanted ? 0 : -1; /* a failed listener was logged */
 }
 
 static void run(void *arg)
@@ -109,7 +185,7 @@ static void run(void *arg)
     struct worker_thread *t = arg;
     uv_run(&t->loop, UV_RUN_DEFAULT);
     atomic_store(&t->done, true);
-    uv_async_send(t->report_done);
+    uv_async_send(t->report);
 }
 
 int worker_start(struct worker_thread *t)
@@ -123,6 +199,12 @@ void worker_request_stop(struct worker_thread *t, enum worker_stop level)
     uv_async_send(&t->wake);
 }
 
+void worker_request_update(struct worker_thread *t, struct worker_update *u)
+{
+    worker_update_free(atomic_exchange(&t->update, u));
+    uv_async_send(&t->wake);
+}
+
 void worker_release(struct worker_thread *t, bool started)
 {
     if (!t->loop_ready)
@@ -133,7 +215,8 @@ void worker_release(struct worker_thread *t, bool started)
     uv_run(&t->loop, UV_RUN_DEFAULT); /* close callbacks */
     uv_loop_close(&t->loop);
     free(t->listeners);
+    worker_update_free(atomic_exchange(&t->update, NULL));
+    config_gen_unref(t->w.gen);
     bufpool_drain(&t->w.pool);
     pipepool_drain(&t->w.pipes);
-    SSL_CTX_free(t->w.upstream_tls);
 }

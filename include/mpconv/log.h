@@ -3,15 +3,18 @@
 #ifndef MPCONV_LOG_H
 #define MPCONV_LOG_H
 
+#include <stdatomic.h>
+
 #include "mpconv/config.h"
 
-extern enum log_level log_threshold;
+/* Atomic: a reload changes it while workers log. */
+extern _Atomic int log_threshold;
 
 void log_line(enum log_level level, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
 #define LOG_AT(level, ...)                      \
     do {                                        \
-        if ((level) <= log_threshold)           \
+        if ((int)(level) <= atomic_load_explicit(&log_threshold, memory_order_relaxed)) \
             log_line((level), __VA_ARGS__);     \
     } while (0)
 #define log_error(...) LOG_AT(LOG_ERROR, __VA_ARGS__)

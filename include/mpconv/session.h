@@ -12,6 +12,7 @@
 
 #include "mpconv/bufpool.h"
 #include "mpconv/config.h"
+#include "mpconv/config_gen.h"
 #include "mpconv/dial.h"
 #include "mpconv/proto_http.h"
 #include "mpconv/relay.h"
@@ -22,12 +23,12 @@
 /* Everything one event loop serves with. */
 struct worker {
     uv_loop_t *loop;
-    const struct config *cfg;
+    struct config_gen *gen;   /* the configuration new sessions start with */
+    const struct config *cfg; /* &gen->cfg */
     struct sock_factory sockets;
     struct dialer dialer;
     struct bufpool pool;
     struct pipepool pipes;
-    SSL_CTX *upstream_tls; /* client context for a TLS parent proxy */
     uint64_t active_sessions;
     uint64_t peak_sessions;   /* since memory was last given back */
     struct session *sessions; /* every live session, for shutdown */
@@ -86,7 +87,9 @@ struct session {
     struct session *next;
     uint64_t id;
     struct worker *worker;
-    const struct listener *listener;
+    struct listener *listener;        /* holds it open until the session ends */
+    struct config_gen *gen;           /* the configuration the session started with */
+    const struct listener_cfg *lcfg;  /* the listener's settings in gen */
     const struct front_ops *front;
     enum session_state state;
     uv_tcp_t client_tcp;
@@ -135,7 +138,7 @@ extern const struct front_ops front_tproxy;
 extern const struct front_ops front_forward;
 
 /* Accepts one client from the listener's socket into a new session. */
-void session_accept(struct worker *w, const struct listener *l, uv_stream_t *server);
+void session_accept(struct worker *w, struct listener *l, uv_stream_t *server);
 
 /* Handshake helpers for front-ends. */
 void session_consume(struct session *s, size_t n);   /* drop n handshake bytes */

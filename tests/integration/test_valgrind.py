@@ -14,10 +14,12 @@ script skips (exit 77), and fails under CI=true.
 import hashlib
 import os
 import shutil
+import signal
 import socket
 import tempfile
 
-from mpconvtest import (MiB, Daemon, FaultOrigin, Lazy, Origin, Reader, Suite, basic_auth,
+from mpconvtest import (MiB, Daemon, FaultOrigin, Lazy, Listener, Origin, Reader, Suite,
+                        basic_auth,
                         check, check_eq, closed_port, connect, curl,
                         curl_ok, http_connect, http_get_ok, http_raw_exchange,
                         http_read_response, make_cert, payload, payload_sha, recv_exact,
@@ -330,6 +332,34 @@ def sigterm_shutdown():
     check_eq(recv_to_eof(t, timeout=60), b"", "tunnel closed by the second SIGTERM")
     t.close()
     stop_clean(d2)
+
+
+@S.case
+def sighup_reload():
+    c = setup()
+    tls = f"socks5+tls://127.0.0.1:0?{c['tls']}"
+    d = Daemon([], config=f"[mpconv]\nworkers = 2\nlisten = socks5://127.0.0.1:0\n"
+                          f"listen = {tls}\n", n_listeners=1)
+    t = socks5_connect(d.listener("socks5").addr, "127.0.0.1", c["echo"].port, timeout=60)
+    with open(d.config_path, "w") as f:
+        f.write(f"[mpconv]\nworkers = 2\nlisten = socks5://{USER}:{PASS}@127.0.0.1:0\n"
+                "listen = http://127.0.0.1:0\n")
+    mark = d.mark()
+    d.proc.send_signal(signal.SIGHUP)
+    d.wait_line(lambda l: "reloaded: configuration 2" in l, 60, since=mark, what="reload")
+    http_port = int(d.wait_line(lambda l: "listening: http://" in l, since=mark)
+                    .rsplit(":", 1)[1])
+    http_get_ok(Listener("http", "127.0.0.1", http_port), c["http"])
+    socks5_echo_ok(d.listener("socks5"), c["echo"], USER, PASS)
+    t.sendall(b"after-reload")
+    check_eq(recv_exact(t, 12), b"after-reload", "tunnel opened before the reload")
+    t.close()
+    with open(d.config_path, "a") as f:
+        f.write("nonsense\n")
+    mark = d.mark()
+    d.proc.send_signal(signal.SIGHUP)
+    d.wait_line(lambda l: "reload rejected" in l, 60, since=mark, what="rejected reload")
+    stop_clean(d)
 
 
 if __name__ == "__main__":
