@@ -38,6 +38,7 @@ static const char *const mptcp_names[] = {"auto", "on", "off", NULL};
 static const char *const log_level_names[] = {"error", "warn", "info", "debug", NULL};
 /* A KEY_UINT with a word: the word stands for 0. */
 static const char *const auto_word[] = {"auto", NULL};
+static const char *const switch_names[] = {"off", "on", NULL};
 
 /* What each listener kind takes in its URL. */
 struct listener_kind_def {
@@ -98,6 +99,7 @@ static const struct key_def keys[] = {
     {"timeouts", "idle", KEY_SECONDS, "300", FIELD(idle_timeout_ms), TIMEOUT_MIN_MS, TIMEOUT_MAX_MS, NULL},
     {"timeouts", "drain", KEY_SECONDS, "10", FIELD(drain_timeout_ms), TIMEOUT_MIN_MS, TIMEOUT_MAX_MS, NULL},
     {"http", "max_header_bytes", KEY_UINT, "16384", FIELD(max_header_bytes), 1024, 65536, NULL},
+    {"http", "pac", KEY_CHOICE, "on", FIELD(pac), 0, 0, switch_names},
     {"auth", "users_file", KEY_PATH, "", FIELD(users_file), 0, 0, NULL},
 };
 

@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "mpconv/errmap.h"
+#include "mpconv/front_pac.h"
 #include "mpconv/proto_socks5.h"
 #include "mpconv/session.h"
 
@@ -104,6 +105,8 @@ static void http_on_data(struct session *s)
         return;
     }
     s->requests++;
+    if (front_pac_answer(s, &req))
+        return;
     if (!authorized(s, &req)) {
         send_error(s, 407, "proxy authentication required", "auth-failed");
         return;

@@ -9,9 +9,9 @@
 
 static void close_listeners(struct worker_thread *t)
 {
-    for (size_t i = 0; i < t->n_listeners; i++)
-        listener_close(t->listeners[i]);
-    t->n_listeners = 0;
+    for (size_t i = 0; i < t->w.n_listeners; i++)
+        listener_close(t->w.listeners[i]);
+    t->w.n_listeners = 0;
 }
 
 /* Closes the worker's own handles; the loop ends once the sessions are gone. */
@@ -52,10 +52,10 @@ void worker_update_free(struct worker_update *u)
  * current set (NULL when there is none). */
 static struct listener *take_listener(struct worker_thread *t, const struct listener_cfg *cfg)
 {
-    for (size_t i = 0; i < t->n_listeners; i++) {
-        struct listener *l = t->listeners[i];
+    for (size_t i = 0; i < t->w.n_listeners; i++) {
+        struct listener *l = t->w.listeners[i];
         if (l && listener_same_socket(l->cfg, cfg)) {
-            t->listeners[i] = NULL;
+            t->w.listeners[i] = NULL;
             return l;
         }
     }
@@ -94,12 +94,12 @@ static int apply_update(struct worker_thread *t, struct worker_update *u)
         listener_update(l, lc, tls);
         next[n++] = l;
     }
-    for (size_t i = 0; i < t->n_listeners; i++)
-        if (t->listeners[i])
-            listener_close(t->listeners[i]);
-    free(t->listeners);
-    t->listeners = next;
-    t->n_listeners = n;
+    for (size_t i = 0; i < t->w.n_listeners; i++)
+        if (t->w.listeners[i])
+            listener_close(t->w.listeners[i]);
+    free(t->w.listeners);
+    t->w.listeners = next;
+    t->w.n_listeners = n;
     use_generation(&t->w, u->gen);
     u->gen = NULL;
     return 0;
@@ -177,7 +177,7 @@ int worker_prepare(struct worker_thread *t, struct worker_update *first, uv_asyn
         return -1;
     }
     free_applied(first);
-    return t->n_listeners == wanted ? 0 : -1; /* a failed listener was logged */
+    return t->w.n_listeners == wanted ? 0 : -1; /* a failed listener was logged */
 }
 
 static void run(void *arg)
@@ -214,7 +214,7 @@ void worker_release(struct worker_thread *t, bool started)
     finish(t); /* a worker that never ran still has its handles open */
     uv_run(&t->loop, UV_RUN_DEFAULT); /* close callbacks */
     uv_loop_close(&t->loop);
-    free(t->listeners);
+    free(t->w.listeners);
     worker_update_free(atomic_exchange(&t->update, NULL));
     config_gen_unref(t->w.gen);
     bufpool_drain(&t->w.pool);

@@ -13,6 +13,7 @@
 
 enum mptcp_mode { MPTCP_MODE_AUTO, MPTCP_MODE_ON, MPTCP_MODE_OFF };
 enum log_level { LOG_ERROR, LOG_WARN, LOG_INFO, LOG_DEBUG };
+enum switch_state { SWITCH_OFF, SWITCH_ON };
 /* Listener schemes: socks5, http, mixed (each also "+tls"; "https" is
  * http+tls), redirect, tproxy, forward. */
 enum listener_kind {
@@ -68,6 +69,7 @@ struct config {
     uint32_t idle_timeout_ms;      /* [timeouts] idle */
     uint32_t drain_timeout_ms;     /* [timeouts] drain: how long SIGTERM waits for sessions */
     uint32_t max_header_bytes;     /* [http] max_header_bytes */
+    enum switch_state pac;         /* [http] pac: serve /proxy.pac on HTTP listeners */
     char users_file[1024];         /* [auth] users_file, "" when unset */
     char source[1024];             /* file the config came from, "" for built-in */
     bool cli_listeners;            /* listeners came from the command line; the file's are ignored */

@@ -29,6 +29,8 @@ struct worker {
     struct dialer dialer;
     struct bufpool pool;
     struct pipepool pipes;
+    struct listener **listeners; /* open ones (the PAC file names them) */
+    size_t n_listeners;
     uint64_t active_sessions;
     uint64_t peak_sessions;   /* since memory was last given back */
     struct session *sessions; /* every live session, for shutdown */

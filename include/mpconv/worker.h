@@ -26,8 +26,6 @@ struct worker_update {
 struct worker_thread {
     struct worker w; /* first: the drained hook gets &w */
     uv_loop_t loop;
-    struct listener **listeners;
-    size_t n_listeners;
     uv_async_t wake; /* the control loop asks to drain, close now, or reload */
     uv_timer_t drain_deadline;
     uv_thread_t thread;

@@ -155,6 +155,7 @@ static void test_defaults(void **state)
     assert_int_equal(c.handshake_timeout_ms, 10000);
     assert_int_equal(c.idle_timeout_ms, 300000);
     assert_int_equal(c.max_header_bytes, 16384);
+    assert_int_equal(c.pac, SWITCH_ON);
     assert_string_equal(c.users_file, "");
     assert_string_equal(c.source, "");
     config_free(&c);
@@ -302,13 +303,15 @@ static void test_url_user_without_users_file(void **state)
 static void test_indented_lines(void **state)
 {
     (void)state;
-    char *path = write_temp("[timeouts]\n  connect = 5\n\tidle = 60\r\n  [http]\n  max_header_bytes = 2048");
+    char *path = write_temp("[timeouts]\n  connect = 5\n\tidle = 60\r\n  [http]\n  max_header_bytes = 2048\n"
+                            "  pac = off");
     struct config c;
     config_init(&c);
     load_ok(&c, path);
     assert_int_equal(c.connect_timeout_ms, 5000);
     assert_int_equal(c.idle_timeout_ms, 60000);
     assert_int_equal(c.max_header_bytes, 2048);
+    assert_int_equal(c.pac, SWITCH_OFF);
     config_free(&c);
     remove_temp(path);
 }
