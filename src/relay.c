@@ -276,6 +276,12 @@ static void splice_some(struct pump *p)
                 pump_fail(p, err, p->dst);
             return;
         }
+        /* Less than a pipeful: the socket is most likely empty, and the
+         * level-triggered poll calls again if not; skip the EAGAIN call. */
+        if ((size_t)in < p->relay->pipes->capacity) {
+            give_back_pipe(p);
+            return;
+        }
     }
 }
 

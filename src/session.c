@@ -129,8 +129,12 @@ static void sample_subflows(uv_tcp_t *tcp, unsigned *most)
     }
 }
 
+/* Once per upstream connection: at its first EOF, or when it closes. */
 static void update_subflows(struct session *s)
 {
+    if (s->subflows_sampled)
+        return;
+    s->subflows_sampled = true;
     if (s->mptcp == MPTCP_STATE_YES)
         sample_subflows(s->upstream_tcp, &s->subflows);
     if (s->client_mptcp)
@@ -476,6 +480,7 @@ void session_reset_for_next_request(struct session *s)
     add_relay_bytes(s);
     update_subflows(s);
     close_upstream(s, false);
+    s->subflows_sampled = false; /* the next request gets a new upstream */
     free(s->upstream_early);
     s->upstream_early = NULL;
     if (!s->target && !(s->target = calloc(1, sizeof(*s->target)))) {

@@ -129,17 +129,21 @@ static int read_mptcp_info(int fd, unsigned char *buf, socklen_t *len)
     return getsockopt(fd, SOL_MPTCP, MPTCP_INFO, buf, len);
 }
 
-unsigned sock_mptcp_subflows(int fd)
+/* Subflows in an MPTCP_INFO answer of len bytes; 0 when it does not say. */
+static unsigned subflows_in_info(const unsigned char *info, socklen_t len)
 {
-    unsigned char info[MPTCP_INFO_BUF];
-    socklen_t len;
-    if (read_mptcp_info(fd, info, &len) != 0)
-        return 0;
     if (len > MPTCP_INFO_SUBFLOWS_TOTAL_OFF && info[MPTCP_INFO_SUBFLOWS_TOTAL_OFF] > 0)
         return info[MPTCP_INFO_SUBFLOWS_TOTAL_OFF];
     if (len > MPTCP_INFO_EXTRA_SUBFLOWS_OFF)
         return info[MPTCP_INFO_EXTRA_SUBFLOWS_OFF] + 1u; /* extra subflows + the initial one */
     return 0;
+}
+
+unsigned sock_mptcp_subflows(int fd)
+{
+    unsigned char info[MPTCP_INFO_BUF];
+    socklen_t len;
+    return read_mptcp_info(fd, info, &len) == 0 ? subflows_in_info(info, len) : 0;
 }
 
 enum mptcp_state sock_mptcp_state(int fd, bool socket_is_mptcp, unsigned *subflows)
@@ -151,15 +155,15 @@ enum mptcp_state sock_mptcp_state(int fd, bool socket_is_mptcp, unsigned *subflo
     int is_mptcp = 0;
     socklen_t len = sizeof(is_mptcp);
     if (getsockopt(fd, IPPROTO_TCP, TCP_IS_MPTCP, &is_mptcp, &len) == 0) {
-        if (!is_mptcp)
-            return MPTCP_STATE_FALLBACK;
-    } else {
-        /* Before 6.10: MPTCP_INFO succeeds only while MPTCP holds. */
-        unsigned char info[MPTCP_INFO_BUF];
-        if (read_mptcp_info(fd, info, &len) != 0)
-            return MPTCP_STATE_FALLBACK;
+        /* Just connected: only the initial subflow exists yet. */
+        *subflows = is_mptcp ? 1 : 0;
+        return is_mptcp ? MPTCP_STATE_YES : MPTCP_STATE_FALLBACK;
     }
-    *subflows = sock_mptcp_subflows(fd);
+    /* Before 6.10: MPTCP_INFO succeeds only while MPTCP holds. */
+    unsigned char info[MPTCP_INFO_BUF];
+    if (read_mptcp_info(fd, info, &len) != 0)
+        return MPTCP_STATE_FALLBACK;
+    *subflows = subflows_in_info(info, len);
     return MPTCP_STATE_YES;
 }
 

@@ -111,6 +111,7 @@ struct session {
     bool reset_client;   /* close the client with RST (the upstream aborted) */
     bool reset_upstream; /* close the upstream with RST (the client aborted) */
     bool client_mptcp;   /* the client connected with MPTCP (MPTCP listeners) */
+    bool subflows_sampled; /* subflow counts read for this upstream connection */
     unsigned client_subflows;
     int open_handles;
     uint64_t bytes_up;  /* totals of relays already finished (HTTP keep-alive) */
