@@ -48,6 +48,18 @@ static void note_accept_error(struct listener *l, int status)
     l->accept_warned_ms = now;
 }
 
+void listener_note_fd_pressure(struct listener *l, int fd, uint64_t limit)
+{
+    uint64_t now = uv_now(l->tcp.loop);
+    if (l->fd_warned_ms != 0 && now - l->fd_warned_ms < ACCEPT_WARN_INTERVAL_MS)
+        return;
+    l->fd_warned_ms = now;
+    log_warn("accept on %s://%s:%u: descriptor %d of the open file limit %llu: when it is "
+             "reached, libuv closes new clients at once and nothing more is logged",
+             l->cfg->url.scheme, l->cfg->url.host.host, l->cfg->url.host.port, fd,
+             (unsigned long long)limit);
+}
+
 static void on_connection(uv_stream_t *server, int status)
 {
     struct listener *l = server->data;

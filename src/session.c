@@ -604,8 +604,11 @@ void session_accept(struct worker *w, struct listener *l, uv_stream_t *server)
     }
     uv_tcp_nodelay(&s->client_tcp, 1);
     describe_peer(s);
-    int fd;
-    if (l->is_mptcp && uv_fileno((uv_handle_t *)&s->client_tcp, &fd) == 0)
+    int fd = -1;
+    uv_fileno((uv_handle_t *)&s->client_tcp, &fd);
+    if (fd >= 0 && (uint64_t)fd >= w->fd_limit - w->fd_limit / 16)
+        listener_note_fd_pressure(l, fd, w->fd_limit);
+    if (l->is_mptcp && fd >= 0)
         s->client_mptcp = sock_is_mptcp(fd);
     uv_timer_start(&s->timer, on_timer, s->gen->cfg.handshake_timeout_ms, 0);
     if (l->tls)

@@ -4,6 +4,7 @@
 
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 
 #include "mpconv/log.h"
 
@@ -169,6 +170,8 @@ int worker_prepare(struct worker_thread *t, struct worker_update *first, uv_asyn
     atomic_init(&t->update, NULL);
     atomic_init(&t->gen_number, first->gen->number);
     t->w.loop = &t->loop;
+    struct rlimit nofile;
+    t->w.fd_limit = getrlimit(RLIMIT_NOFILE, &nofile) == 0 ? nofile.rlim_cur : UINT32_MAX;
     t->w.dialer = (struct dialer){.loop = &t->loop, .sockets = &t->w.sockets};
     sock_factory_init(&t->w.sockets, first->gen->cfg.mptcp, first->gen->cfg.mark);
     size_t wanted = first->gen->cfg.n_listeners;

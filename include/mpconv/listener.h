@@ -44,6 +44,7 @@ struct listener {
     unsigned sessions;  /* sessions accepted here that have not ended */
     uint64_t accept_errors;      /* since the last warning */
     uint64_t accept_warned_ms;   /* when the last warning was logged */
+    uint64_t fd_warned_ms;       /* when the last "near the fd limit" warning was logged */
     struct sockaddr_storage bound;
 };
 
@@ -57,6 +58,11 @@ void listener_update(struct listener *l, const struct listener_cfg *cfg, SSL_CTX
 
 /* Stops accepting; the listener frees itself once its sessions are gone. */
 void listener_close(struct listener *l);
+
+/* An accepted client got descriptor fd, close to the limit: warns (at most
+ * once a second). libuv turns clients away silently once no descriptor is
+ * left, so this is the operator's only sign. */
+void listener_note_fd_pressure(struct listener *l, int fd, uint64_t limit);
 
 /* A session accepted on l ended. */
 void listener_session_ended(struct listener *l);

@@ -31,6 +31,7 @@ struct worker {
     struct pipepool pipes;
     struct listener **listeners; /* open ones (the PAC file names them) */
     size_t n_listeners;
+    uint64_t fd_limit; /* RLIMIT_NOFILE: warn when accepted descriptors near it */
     uint64_t active_sessions;
     uint64_t peak_sessions;   /* since memory was last given back */
     struct session *sessions; /* every live session, for shutdown */

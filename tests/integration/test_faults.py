@@ -339,6 +339,8 @@ def fd_exhaustion_no_spin():
     check(cpu < 0.5, f"daemon used {cpu * 100:.0f} % CPU while out of fds (spinning?)")
     check(tries["turned_away"] > 0 and shed > 0,
           "no client was turned away: the fd limit did not bite")
+    near = [l for l in d.log()[mark.index:] if " WARN " in l and "of the open file limit" in l]
+    check(near, "no 'descriptor N of the open file limit' warning while clients were shed")
     # "At most one a second". (libuv 1.44 sheds clients with its EMFILE trick
     # without calling back, so there may be none at all.)
     stamps = sorted(ms for ms in (_stamp(l) for l in warns) if ms is not None)
