@@ -10,14 +10,19 @@
 
 #include "mpconv/listener.h"
 #include "mpconv/log.h"
+#include "mpconv/metrics.h"
+#include "mpconv/metrics_http.h"
 #include "mpconv/session.h"
 #include "mpconv/sock.h"
 #include "mpconv/tls.h"
 #include "mpconv/worker.h"
 
-/* The control loop: signals, and word from the workers that they ended. */
+/* The control loop: signals, word from the workers that they ended, and the
+ * metrics endpoint. */
 struct daemon {
     const struct config *cfg;
+    struct metrics *metrics; /* the process's counters, whatever the config */
+    struct metrics_http metrics_http;
     struct worker_thread *workers;
     size_t n_workers;
     size_t n_started;
@@ -86,6 +91,7 @@ static void close_control_handles(struct daemon *d)
     uv_close((uv_handle_t *)&d->sigint, NULL);
     uv_close((uv_handle_t *)&d->sigterm, NULL);
     uv_close((uv_handle_t *)&d->worker_done, NULL);
+    metrics_http_close(&d->metrics_http);
     /* Closing restored the default actions: a signal during the last
      * clean-up must not turn a clean exit into a kill. */
     signal(SIGINT, SIG_IGN);
@@ -120,9 +126,10 @@ static int start_workers(struct daemon *d, const struct config *cfg)
         return -1;
     bool shared = d->n_workers > 1;
     for (size_t i = 0; i < d->n_workers; i++)
-        if (worker_prepare(&d->workers[i], cfg, i ? &d->workers[0] : NULL, shared,
+        if (worker_prepare(&d->workers[i], cfg, d->metrics, i ? &d->workers[0] : NULL, shared,
                            &d->worker_done) != 0)
             return -1;
+    metrics_set_workers(d->metrics, (unsigned)d->n_workers);
     for (; d->n_started < d->n_workers; d->n_started++)
         if (worker_start(&d->workers[d->n_started]) != 0)
             return -1;
@@ -151,9 +158,19 @@ static void log_upstream(const struct config *cfg)
     log_info("upstream: every connection through %s", url);
 }
 
+/* Off unless configured; bound before the workers, so a bad address stops
+ * the start before any client is served. */
+static int start_metrics(struct daemon *d, uv_loop_t *loop, const struct config *cfg)
+{
+    if (!cfg->metrics.host[0])
+        return 0;
+    return metrics_http_start(&d->metrics_http, loop, d->metrics, &cfg->metrics);
+}
+
 int daemon_run(const struct config *cfg)
 {
-    struct daemon d = {.cfg = cfg};
+    struct metrics metrics;
+    struct daemon d = {.cfg = cfg, .metrics = &metrics};
     uv_loop_t *control = uv_default_loop();
 
     log_threshold = cfg->log_level;
@@ -162,6 +179,10 @@ int daemon_run(const struct config *cfg)
              cfg->source);
     if (check_mptcp(cfg->mptcp) != 0 || check_mark(cfg->mark) != 0)
         return 1;
+    if (metrics_init(&metrics) != 0) {
+        log_error("cannot set up the metrics registry");
+        return 1;
+    }
     raise_fd_limit();
     log_upstream(cfg);
 
@@ -173,7 +194,7 @@ int daemon_run(const struct config *cfg)
      * "listening:" must drain, not kill. It waits until the loop runs. */
     uv_signal_start(&d.sigint, on_stop_signal, SIGINT);
     uv_signal_start(&d.sigterm, on_stop_signal, SIGTERM);
-    int status = start_workers(&d, cfg) == 0 ? 0 : 1;
+    int status = start_metrics(&d, control, cfg) == 0 && start_workers(&d, cfg) == 0 ? 0 : 1;
     if (status != 0) {
         for (size_t i = 0; i < d.n_started; i++)
             worker_request_stop(&d.workers[i], WORKER_CLOSE_NOW);
@@ -185,5 +206,6 @@ int daemon_run(const struct config *cfg)
         worker_release(&d.workers[i], i < d.n_started);
     free(d.workers);
     uv_loop_close(control);
+    metrics_free(&metrics);
     return status;
 }

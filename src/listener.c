@@ -58,9 +58,7 @@ static void on_connection(uv_stream_t *server, int status)
     session_accept(l->worker, l, server);
 }
 
-/* Literal addresses bind directly; a name (e.g. "localhost") is resolved
- * once, at start, to its first address. */
-static int bind_address(const struct mp_target *host, uint16_t port, struct sockaddr_storage *out)
+int listener_bind_address(const struct mp_target *host, uint16_t port, struct sockaddr_storage *out)
 {
     if (host->kind != TARGET_NAME) {
         memcpy(out, &host->addr, sizeof(*out));
@@ -123,7 +121,7 @@ static int start_listening(struct listener *l, const struct listen_options *opt)
     if (opt->same_as)
         l->bound = *opt->same_as;
     else
-        err = bind_address(&cfg->url.host, cfg->url.host.port, &l->bound);
+        err = listener_bind_address(&cfg->url.host, cfg->url.host.port, &l->bound);
     if (err == 0 && (cfg->mptcp || cfg->kind == LISTEN_TPROXY || opt->reuseport))
         err = open_listen_socket(l, l->bound.ss_family, opt->reuseport);
     if (err == 0)

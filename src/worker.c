@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "mpconv/log.h"
+#include "mpconv/metrics.h"
 #include "mpconv/tls.h"
 
 static void close_listeners(struct worker_thread *t)
@@ -54,11 +55,12 @@ static void on_wake(uv_async_t *async)
         worker_close_sessions(&t->w);
 }
 
-static int init_worker(struct worker *w, uv_loop_t *loop, const struct config *cfg)
+static int init_worker(struct worker *w, uv_loop_t *loop, const struct config *cfg, struct metrics *metrics)
 {
     char err[512];
     w->loop = loop;
     w->cfg = cfg;
+    w->metrics = metrics;
     if (cfg->upstream.tls &&
         !(w->upstream_tls = tls_client_ctx_new(cfg->upstream.ca_file, err, sizeof(err)))) {
         log_error("upstream: %s", err);
@@ -66,8 +68,18 @@ static int init_worker(struct worker *w, uv_loop_t *loop, const struct config *c
     }
     sock_factory_init(&w->sockets, cfg->mptcp, cfg->mark);
     w->dialer = (struct dialer){.loop = loop, .sockets = &w->sockets,
-                                .connect_timeout_ms = cfg->connect_timeout_ms};
+                                .connect_timeout_ms = cfg->connect_timeout_ms, .metrics = metrics};
     return 0;
+}
+
+/* The counters of listener i, shared by every worker and kept across reloads. */
+static struct metrics_listener *listener_metrics(struct metrics *m, const struct config *cfg, size_t i)
+{
+    char label[METRICS_LABEL_MAX];
+    if (!m)
+        return NULL;
+    metrics_listener_label(cfg, i, label);
+    return metrics_listener(m, label, listener_kind_name(cfg->listeners[i].kind));
 }
 
 static int start_listeners(struct worker_thread *t, const struct config *cfg,
@@ -82,11 +94,12 @@ static int start_listeners(struct worker_thread *t, const struct config *cfg,
         t->n_listeners++;
         if (listener_start(&t->listeners[i], &t->w, &cfg->listeners[i], &opt) != 0)
             return -1;
+        t->listeners[i].metrics = listener_metrics(t->w.metrics, cfg, i);
     }
     return 0;
 }
 
-int worker_prepare(struct worker_thread *t, const struct config *cfg,
+int worker_prepare(struct worker_thread *t, const struct config *cfg, struct metrics *metrics,
                    const struct worker_thread *first, bool reuseport, uv_async_t *report_done)
 {
     memset(t, 0, sizeof(*t));
@@ -99,7 +112,7 @@ int worker_prepare(struct worker_thread *t, const struct config *cfg,
     t->report_done = report_done;
     atomic_init(&t->stop, WORKER_RUN);
     atomic_init(&t->done, false);
-    if (init_worker(&t->w, &t->loop, cfg) != 0)
+    if (init_worker(&t->w, &t->loop, cfg, metrics) != 0)
         return -1;
     return start_listeners(t, cfg, first, reuseport);
 }

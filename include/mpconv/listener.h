@@ -9,6 +9,8 @@
 #include "mpconv/config.h"
 #include "mpconv/session.h"
 
+struct metrics_listener;
+
 struct listener {
     uv_tcp_t tcp;
     struct worker *worker;
@@ -16,6 +18,7 @@ struct listener {
     const struct front_ops *front;
     SSL_CTX *tls; /* server context when the listener terminates TLS */
     bool is_mptcp;
+    struct metrics_listener *metrics; /* its counters, shared by the workers; may be NULL */
     uint64_t accept_errors;      /* since the last warning */
     uint64_t accept_warned_ms;   /* when the last warning was logged */
     struct sockaddr_storage bound; /* the address actually bound */
@@ -34,5 +37,9 @@ int listener_start(struct listener *l, struct worker *w, const struct listener_c
                    const struct listen_options *opt);
 
 void listener_close(struct listener *l);
+
+/* The address to bind for host and port: literal addresses directly, a name
+ * (e.g. "localhost") resolved now to its first address. 0 or a libuv error. */
+int listener_bind_address(const struct mp_target *host, uint16_t port, struct sockaddr_storage *out);
 
 #endif

@@ -19,6 +19,9 @@
 #include "mpconv/stream.h"
 #include "mpconv/target.h"
 
+struct metrics;
+struct metrics_listener;
+
 /* Everything one event loop serves with. */
 struct worker {
     uv_loop_t *loop;
@@ -28,6 +31,7 @@ struct worker {
     struct bufpool pool;
     struct pipepool pipes;
     SSL_CTX *upstream_tls; /* client context for a TLS parent proxy */
+    struct metrics *metrics; /* the process's counters; may be NULL */
     uint64_t active_sessions;
     uint64_t peak_sessions;   /* since memory was last given back */
     struct session *sessions; /* every live session, for shutdown */
@@ -87,6 +91,7 @@ struct session {
     uint64_t id;
     struct worker *worker;
     const struct listener *listener;
+    struct metrics_listener *listener_metrics; /* outlives the listener (reloads) */
     const struct front_ops *front;
     enum session_state state;
     uv_tcp_t client_tcp;

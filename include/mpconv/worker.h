@@ -32,8 +32,9 @@ struct worker_thread {
 
 /* Sets up the loop and binds the listeners, in the calling thread, so bind
  * errors stop the start. first: the worker whose addresses (and ephemeral
- * ports) the others share; NULL for the first. reuseport when several. */
-int worker_prepare(struct worker_thread *t, const struct config *cfg,
+ * ports) the others share; NULL for the first. reuseport when several.
+ * metrics: the process's counters (may be NULL). */
+int worker_prepare(struct worker_thread *t, const struct config *cfg, struct metrics *metrics,
                    const struct worker_thread *first, bool reuseport, uv_async_t *report_done);
 
 /* Runs the loop in a new thread. 0 or a libuv error. */
