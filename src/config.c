@@ -22,6 +22,7 @@ enum key_type {
     KEY_SECONDS,  /* decimal seconds, stored as uint32_t ms; min/max in ms */
     KEY_UINT,     /* uint32_t within min..max, decimal or 0x hex */
     KEY_PATH,     /* char[1024]; relative paths in a file are relative to the file */
+    KEY_ADDRESS,  /* struct mp_target, "HOST:PORT" (port 0 allowed); "" = unset (host "") */
 };
 
 struct key_def {
@@ -93,6 +94,7 @@ static const struct key_def keys[] = {
     {"mpconv", "mark", KEY_UINT, "0", FIELD(mark), 0, UINT32_MAX, NULL},
     {"mpconv", "log_level", KEY_CHOICE, "info", FIELD(log_level), 0, 0, log_level_names},
     {"mpconv", "workers", KEY_UINT, "1", FIELD(workers), 1, 64, auto_word},
+    {"mpconv", "metrics", KEY_ADDRESS, "", FIELD(metrics), 0, 0, NULL},
     {"timeouts", "connect", KEY_SECONDS, "10", FIELD(connect_timeout_ms), TIMEOUT_MIN_MS, TIMEOUT_MAX_MS, NULL},
     {"timeouts", "handshake", KEY_SECONDS, "10", FIELD(handshake_timeout_ms), TIMEOUT_MIN_MS, TIMEOUT_MAX_MS,
      NULL},
@@ -326,6 +328,20 @@ static int set_path(struct config *c, const struct key_def *k, const char *value
     return 0;
 }
 
+/* A local address to serve on; empty turns the feature off. */
+static int set_address(struct config *c, const struct key_def *k, const char *value, char *why, size_t cap)
+{
+    struct mp_target *t = field_of(c, k);
+    char reason[256];
+    if (value[0] == '\0') {
+        memset(t, 0, sizeof(*t));
+        return 0;
+    }
+    if (url_parse_host_port(value, strlen(value), t, reason, sizeof(reason)) != 0)
+        return errbuf_fail(why, cap, "invalid address '%s': %s", value, reason);
+    return 0;
+}
+
 _Static_assert(URL_PARAM_VALUE_MAX + 1 >= CONFIG_PATH_MAX, "a resolved path must fit back into its URL parameter");
 
 /* cert=, key=, ca=: resolved like other paths. The URL keeps the resolved
@@ -517,6 +533,8 @@ static int set_value(struct config *c, const struct key_def *k, const char *valu
         return set_uint(c, k, value, why, cap);
     case KEY_PATH:
         return set_path(c, k, value, o, why, cap);
+    case KEY_ADDRESS:
+        return set_address(c, k, value, why, cap);
     }
     return errbuf_fail(why, cap, "unhandled key type");
 }
@@ -899,6 +917,13 @@ static void dump_key(const struct config *c, const struct key_def *k, FILE *out)
     case KEY_PATH:
         snprintf(value, sizeof(value), "%s", (const char *)const_field_of(c, k));
         break;
+    case KEY_ADDRESS: {
+        const struct mp_target *t = const_field_of(c, k);
+        value[0] = '\0';
+        if (t->host[0])
+            target_format(t, value, sizeof(value));
+        break;
+    }
     }
     dump_line(out, k->name, value);
 }

@@ -10,14 +10,18 @@
 
 #include "mpconv/listener.h"
 #include "mpconv/log.h"
+#include "mpconv/metrics.h"
+#include "mpconv/metrics_http.h"
 #include "mpconv/session.h"
 #include "mpconv/sock.h"
 #include "mpconv/worker.h"
 
-/* The control loop: signals, and word from the workers (a configuration
- * applied, a loop ended). */
+/* The control loop: signals, word from the workers (a configuration
+ * applied, a loop ended), and the metrics endpoint. */
 struct daemon {
     struct config_gen *gen; /* the newest generation */
+    struct metrics *metrics; /* the process's counters, whatever the config */
+    struct metrics_http metrics_http;
     daemon_loader load;
     void *load_ctx;
     struct worker_thread *workers;
@@ -92,6 +96,7 @@ static void close_control_handles(struct daemon *d)
     uv_close((uv_handle_t *)&d->sigterm, NULL);
     uv_close((uv_handle_t *)&d->sighup, NULL);
     uv_close((uv_handle_t *)&d->report, NULL);
+    metrics_http_close(&d->metrics_http);
     /* Closing restored the default actions: a signal during the last
      * clean-up must not turn a clean exit into a kill. */
     signal(SIGINT, SIG_IGN);
@@ -196,10 +201,11 @@ static int start_workers(struct daemon *d)
         return -1;
     int rc = 0;
     for (size_t i = 0; i < d->n_workers && rc == 0; i++) {
-        rc = worker_prepare(&d->workers[i], u[i], &d->report);
+        rc = worker_prepare(&d->workers[i], u[i], d->metrics, &d->report);
         u[i] = NULL; /* the worker's now, even when it failed */
     }
     free_updates(u, d->n_workers);
+    metrics_set_workers(d->metrics, (unsigned)d->n_workers);
     for (; rc == 0 && d->n_started < d->n_workers; d->n_started++)
         rc = worker_start(&d->workers[d->n_started]);
     if (rc == 0 && d->n_workers > 1)
@@ -234,6 +240,10 @@ static int check_reload(const struct daemon *d, const struct config *next)
     if (next->workers != cur->workers)
         log_warn("reload: workers = %u needs a restart; keeping %zu", next->workers,
                  d->n_workers);
+    if (next->metrics.port != cur->metrics.port ||
+        strcmp(next->metrics.host, cur->metrics.host) != 0)
+        log_warn("reload: a new metrics address needs a restart; keeping %s:%u",
+                 cur->metrics.host, cur->metrics.port);
     if (next->mptcp != cur->mptcp && check_mptcp(next->mptcp) != 0)
         return -1;
     return next->mark != cur->mark ? check_mark(next->mark) : 0;
@@ -351,10 +361,20 @@ static void start_signals(struct daemon *d, uv_loop_t *control)
     uv_signal_start(&d->sighup, on_sighup, SIGHUP);
 }
 
+/* Off unless configured; bound before the workers, so a bad address stops
+ * the start before any client is served. */
+static int start_metrics(struct daemon *d, uv_loop_t *loop, const struct config *cfg)
+{
+    if (!cfg->metrics.host[0])
+        return 0;
+    return metrics_http_start(&d->metrics_http, loop, d->metrics, &cfg->metrics);
+}
+
 int daemon_run(struct config *cfg, daemon_loader load, void *load_ctx)
 {
     char err[1024];
-    struct daemon d = {.load = load, .load_ctx = load_ctx};
+    struct metrics metrics;
+    struct daemon d = {.load = load, .load_ctx = load_ctx, .metrics = &metrics};
     uv_loop_t *control = uv_default_loop();
 
     log_threshold = cfg->log_level;
@@ -369,13 +389,18 @@ int daemon_run(struct config *cfg, daemon_loader load, void *load_ctx)
         log_error("%s", err);
         return 1;
     }
+    if (metrics_init(&metrics) != 0) {
+        log_error("cannot set up the metrics registry");
+        config_gen_unref(d.gen);
+        return 1;
+    }
     raise_fd_limit();
     log_upstream(&d.gen->cfg);
 
     /* Before the listeners announce themselves: a SIGTERM right after
      * "listening:" must drain, not kill. It waits until the loop runs. */
     start_signals(&d, control);
-    int status = start_workers(&d) == 0 ? 0 : 1;
+    int status = start_metrics(&d, control, &d.gen->cfg) == 0 && start_workers(&d) == 0 ? 0 : 1;
     if (status != 0) {
         d.stop = WORKER_CLOSE_NOW;
         for (size_t i = 0; i < d.n_started; i++)
@@ -389,5 +414,6 @@ int daemon_run(struct config *cfg, daemon_loader load, void *load_ctx)
     free(d.workers);
     config_gen_unref(d.gen);
     uv_loop_close(control);
+    metrics_free(&metrics);
     return status;
 }

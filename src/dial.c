@@ -6,6 +6,7 @@
 #include <unistd.h>
 
 #include "mpconv/log.h"
+#include "mpconv/metrics.h"
 
 #define DIAL_MAX_CANDIDATES 8
 #define DIAL_STAGGER_MS 250
@@ -25,6 +26,8 @@ struct dial {
     struct mp_target target;
     uv_getaddrinfo_t gai;
     bool resolving;
+    uint64_t resolve_start_ns;
+    uint64_t connect_start_ns; /* the first attempt; 0 before it */
     uv_timer_t stagger;
     uv_timer_t deadline;
     struct sockaddr_storage candidates[DIAL_MAX_CANDIDATES];
@@ -104,6 +107,7 @@ static void finish(struct dial *d, int status, struct attempt *winner)
         if (d->attempts[i] && d->attempts[i] != winner)
             abandon_attempt(d, i);
     if (winner) {
+        metrics_upstream_connect_time(d->dialer->metrics, uv_hrtime() - d->connect_start_ns);
         d->open_handles--; /* the owner closes it from now on */
         winner->dial = NULL;
         d->cb(d->owner, 0, &winner->tcp, winner->is_mptcp);
@@ -186,6 +190,8 @@ static void on_stagger(uv_timer_t *t)
 
 static void start_next_attempt(struct dial *d)
 {
+    if (d->connect_start_ns == 0)
+        d->connect_start_ns = uv_hrtime();
     while (d->next_candidate < d->n_candidates) {
         int slot = d->next_candidate++;
         int err = open_attempt(d, slot);
@@ -235,6 +241,8 @@ static void on_resolved(uv_getaddrinfo_t *req, int status, struct addrinfo *res)
 {
     struct dial *d = req->data;
     d->resolving = false;
+    if (status != UV_ECANCELED)
+        metrics_dns_resolved(d->dialer->metrics, uv_hrtime() - d->resolve_start_ns);
     if (d->finished) {
         uv_freeaddrinfo(res);
         maybe_free(d);
@@ -284,6 +292,7 @@ struct dial *dial_start(const struct dialer *dialer, const struct mp_target *tar
     }
     struct addrinfo hints = {.ai_family = AF_UNSPEC, .ai_socktype = SOCK_STREAM,
                              .ai_protocol = IPPROTO_TCP};
+    d->resolve_start_ns = uv_hrtime();
     int err = uv_getaddrinfo(dialer->loop, &d->gai, on_resolved, target->host, NULL, &hints);
     if (err != 0) {
         record_error(d, err);

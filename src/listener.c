@@ -70,9 +70,7 @@ static void on_connection(uv_stream_t *server, int status)
     session_accept(l->worker, l, server);
 }
 
-/* Literal addresses bind directly; a name (e.g. "localhost") is resolved
- * once, at start, to its first address. */
-static int bind_address(const struct mp_target *host, uint16_t port, struct sockaddr_storage *out)
+int listener_bind_address(const struct mp_target *host, uint16_t port, struct sockaddr_storage *out)
 {
     if (host->kind != TARGET_NAME) {
         memcpy(out, &host->addr, sizeof(*out));
@@ -138,7 +136,7 @@ int listen_socket_open(const struct listener_cfg *cfg, enum mptcp_mode mode,
     if (same_as)
         out->bound = *same_as;
     else
-        err = bind_address(&cfg->url.host, cfg->url.host.port, &out->bound);
+        err = listener_bind_address(&cfg->url.host, cfg->url.host.port, &out->bound);
     if (err != 0)
         return err;
     int family = out->bound.ss_family;

@@ -9,7 +9,7 @@
 
 static const char usage[] =
     "usage: mpconv [-c FILE] [-l URL]... [-u URL] [--mptcp auto|on|off]\n"
-    "              [--log-level LEVEL] [-t] [-V] [-h]\n"
+    "              [--log-level LEVEL] [--metrics HOST:PORT] [-t] [-V] [-h]\n"
     "  -c, --config FILE    INI configuration (see mpconv.conf(5))\n"
     "  -l, --listen URL     add a LAN listener (repeatable):\n"
     "                         socks5://[USER:PASS@]HOST:PORT  SOCKS5 (RFC 1928/1929)\n"
@@ -19,6 +19,7 @@ static const char usage[] =
     "      --mptcp MODE     auto (default): MPTCP, TCP when the kernel refuses;\n"
     "                       on: refuse to start without MPTCP; off: plain TCP\n"
     "      --log-level L    error | warn | info (default) | debug\n"
+    "      --metrics H:P    serve /metrics (Prometheus) and /status (JSON) over HTTP\n"
     "  -t, --test           check the configuration, print the effective settings, exit\n"
     "  -V, --version        print the version\n"
     "  -h, --help           this text\n"
@@ -28,7 +29,7 @@ struct cli {
     const char *config_file;
     const char **listen;
     size_t n_listen;
-    const char *settings[3][2]; /* key, value */
+    const char *settings[4][2]; /* key, value: one per option below */
     size_t n_settings;
     int test_only;
 };
@@ -38,8 +39,9 @@ static int parse_args(int argc, char **argv, struct cli *cli)
     static const struct option options[] = {
         {"config", required_argument, NULL, 'c'},   {"listen", required_argument, NULL, 'l'},
         {"upstream", required_argument, NULL, 'u'}, {"mptcp", required_argument, NULL, 'm'},
-        {"log-level", required_argument, NULL, 'L'}, {"test", no_argument, NULL, 't'},
-        {"version", no_argument, NULL, 'V'},        {"help", no_argument, NULL, 'h'},
+        {"log-level", required_argument, NULL, 'L'}, {"metrics", required_argument, NULL, 'M'},
+        {"test", no_argument, NULL, 't'},           {"version", no_argument, NULL, 'V'},
+        {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
     };
     cli->listen = calloc((size_t)argc, sizeof(*cli->listen));
@@ -64,6 +66,9 @@ static int parse_args(int argc, char **argv, struct cli *cli)
         case 'L':
             key = "mpconv.log_level";
             break;
+        case 'M':
+            key = "mpconv.metrics";
+            break;
         case 't':
             cli->test_only = 1;
             break;
@@ -77,7 +82,7 @@ static int parse_args(int argc, char **argv, struct cli *cli)
             fputs(usage, stderr);
             return 2;
         }
-        if (key && cli->n_settings < 3) {
+        if (key && cli->n_settings < sizeof(cli->settings) / sizeof(cli->settings[0])) {
             cli->settings[cli->n_settings][0] = key;
             cli->settings[cli->n_settings++][1] = optarg;
         }

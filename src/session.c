@@ -14,6 +14,7 @@
 #include "mpconv/hop.h"
 #include "mpconv/listener.h"
 #include "mpconv/log.h"
+#include "mpconv/metrics.h"
 #include "mpconv/proto_socks5.h"
 #include "mpconv/tls.h"
 
@@ -160,6 +161,20 @@ static void log_summary(const struct session *s)
              s->requests, s->close_reason);
 }
 
+static void count_session_end(const struct session *s)
+{
+    struct metrics_session facts = {
+        .reason = s->close_reason,
+        .bytes_up = s->bytes_up,
+        .bytes_down = s->bytes_down,
+        .upstream_mptcp = s->connected && s->mptcp == MPTCP_STATE_YES,
+        .subflows = s->subflows,
+        .client_mptcp = s->client_mptcp,
+        .client_subflows = s->client_subflows,
+    };
+    metrics_session_ended(s->worker->metrics, s->listener_metrics, &facts);
+}
+
 void session_close(struct session *s, const char *reason)
 {
     if (s->state == SESSION_CLOSING)
@@ -178,6 +193,7 @@ void session_close(struct session *s, const char *reason)
     s->upstream_early = NULL;
     update_subflows(s);
     add_relay_bytes(s);
+    count_session_end(s);
     log_summary(s);
     if (s->front->release)
         s->front->release(s);
@@ -361,6 +377,7 @@ static void on_dialed(void *owner, int status, uv_tcp_t *conn, bool is_mptcp)
         s->connected = true;
         uv_fileno((uv_handle_t *)conn, &fd);
         s->mptcp = sock_mptcp_state(fd, is_mptcp, &s->subflows);
+        metrics_upstream_connected(s->worker->metrics, s->mptcp);
         if (via_parent(s)) {
             s->hops = hop_chain_start(&s->gen->cfg.upstream, s->gen->upstream_tls,
                                       &s->upstream, s->target, on_hops_done, s);
@@ -602,6 +619,8 @@ void session_accept(struct worker *w, struct listener *l, uv_stream_t *server)
         stream_close(s->client, false, on_client_closed);
         return;
     }
+    s->listener_metrics = l->metrics;
+    metrics_session_opened(s->listener_metrics);
     uv_tcp_nodelay(&s->client_tcp, 1);
     describe_peer(s);
     int fd = -1;

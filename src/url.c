@@ -67,8 +67,7 @@ static int parse_userinfo(const char *s, size_t len, struct proxy_url *out, char
     return 0;
 }
 
-/* "host:port" or "[v6]:port"; the port is required and may be 0. */
-static int parse_host_port(const char *s, size_t len, struct mp_target *t, char *err, size_t cap)
+int url_parse_host_port(const char *s, size_t len, struct mp_target *t, char *err, size_t cap)
 {
     const char *host = s, *port;
     size_t host_len;
@@ -169,7 +168,7 @@ static int parse_after_scheme(const char *s, struct proxy_url *out, char *err, s
             break;
         }
     }
-    if (parse_host_port(hostport, authority_len - (size_t)(hostport - s), &out->host, err, cap) != 0)
+    if (url_parse_host_port(hostport, authority_len - (size_t)(hostport - s), &out->host, err, cap) != 0)
         return -1;
     out->has_host = true;
 

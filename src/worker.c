@@ -7,6 +7,7 @@
 #include <sys/resource.h>
 
 #include "mpconv/log.h"
+#include "mpconv/metrics.h"
 
 static void close_listeners(struct worker_thread *t)
 {
@@ -75,6 +76,18 @@ static void use_generation(struct worker *w, struct config_gen *gen)
     config_gen_unref(old);
 }
 
+/* The counters of listener i, shared by every worker and kept across
+ * reloads (found by URL). */
+static struct metrics_listener *listener_metrics(struct metrics *m, const struct config *cfg,
+                                                 size_t i)
+{
+    char label[METRICS_LABEL_MAX];
+    if (!m)
+        return NULL;
+    metrics_listener_label(cfg, i, label);
+    return metrics_listener(m, label, listener_kind_name(cfg->listeners[i].kind));
+}
+
 /* Listeners with the same socket stay open (established and queued clients
  * are not touched) and take the new settings; new ones start on the
  * sockets the control thread opened; the rest close. */
@@ -93,6 +106,7 @@ static int apply_update(struct worker_thread *t, struct worker_update *u)
         if (!l)
             continue;
         listener_update(l, lc, tls);
+        l->metrics = listener_metrics(t->w.metrics, cfg, i);
         next[n++] = l;
     }
     for (size_t i = 0; i < t->w.n_listeners; i++)
@@ -153,7 +167,8 @@ static void on_wake(uv_async_t *async)
         worker_close_sessions(&t->w);
 }
 
-int worker_prepare(struct worker_thread *t, struct worker_update *first, uv_async_t *report)
+int worker_prepare(struct worker_thread *t, struct worker_update *first, struct metrics *metrics,
+                   uv_async_t *report)
 {
     memset(t, 0, sizeof(*t));
     if (uv_loop_init(&t->loop) != 0) {
@@ -172,7 +187,8 @@ int worker_prepare(struct worker_thread *t, struct worker_update *first, uv_asyn
     t->w.loop = &t->loop;
     struct rlimit nofile;
     t->w.fd_limit = getrlimit(RLIMIT_NOFILE, &nofile) == 0 ? nofile.rlim_cur : UINT32_MAX;
-    t->w.dialer = (struct dialer){.loop = &t->loop, .sockets = &t->w.sockets};
+    t->w.metrics = metrics;
+    t->w.dialer = (struct dialer){.loop = &t->loop, .sockets = &t->w.sockets, .metrics = metrics};
     sock_factory_init(&t->w.sockets, first->gen->cfg.mptcp, first->gen->cfg.mark);
     size_t wanted = first->gen->cfg.n_listeners;
     if (apply_update(t, first) != 0) {

@@ -63,6 +63,7 @@ struct config {
     enum mptcp_mode mptcp;
     uint32_t mark;                 /* [mpconv] mark: SO_MARK on upstream sockets, 0 = unset */
     uint32_t workers;              /* [mpconv] workers: event loops (threads), 0 = one per CPU */
+    struct mp_target metrics;      /* [mpconv] metrics: HTTP endpoint address; host "" = off */
     enum log_level log_level;
     uint32_t connect_timeout_ms;   /* [timeouts] connect, seconds in the file */
     uint32_t handshake_timeout_ms; /* [timeouts] handshake */

@@ -12,10 +12,13 @@
 #include "mpconv/sock.h"
 #include "mpconv/target.h"
 
+struct metrics;
+
 struct dialer {
     uv_loop_t *loop;
     struct sock_factory *sockets;
     uint32_t connect_timeout_ms;
+    struct metrics *metrics; /* DNS and connect times; may be NULL */
 };
 
 /* status 0: conn is a connected handle the owner now owns (allocated with

@@ -11,6 +11,12 @@
 #include "mpconv/config.h"
 #include "mpconv/session.h"
 
+struct metrics_listener;
+
+/* The address to bind for host and port: literal addresses directly, a name
+ * (e.g. "localhost") resolved now to its first address. 0 or a libuv error. */
+int listener_bind_address(const struct mp_target *host, uint16_t port, struct sockaddr_storage *out);
+
 /* A bound, listening socket not yet served by a loop. */
 struct listen_socket {
     int fd; /* -1 when none */
@@ -40,6 +46,7 @@ struct listener {
     const struct front_ops *front;
     SSL_CTX *tls;       /* the generation's server context when terminating TLS */
     bool is_mptcp;
+    struct metrics_listener *metrics; /* its counters, shared by the workers; may be NULL */
     bool closed;        /* the handle is closed: free once no session points here */
     unsigned sessions;  /* sessions accepted here that have not ended */
     uint64_t accept_errors;      /* since the last warning */

@@ -32,6 +32,7 @@ struct worker {
     struct listener **listeners; /* open ones (the PAC file names them) */
     size_t n_listeners;
     uint64_t fd_limit; /* RLIMIT_NOFILE: warn when accepted descriptors near it */
+    struct metrics *metrics; /* the process's counters; may be NULL */
     uint64_t active_sessions;
     uint64_t peak_sessions;   /* since memory was last given back */
     struct session *sessions; /* every live session, for shutdown */
@@ -93,6 +94,7 @@ struct session {
     struct listener *listener;        /* holds it open until the session ends */
     struct config_gen *gen;           /* the configuration the session started with */
     const struct listener_cfg *lcfg;  /* the listener's settings in gen */
+    struct metrics_listener *listener_metrics; /* outlives the listener (reloads) */
     const struct front_ops *front;
     enum session_state state;
     uv_tcp_t client_tcp;

@@ -38,6 +38,10 @@ struct proxy_url {
  * it) into err. */
 int url_parse(const char *s, struct proxy_url *out, char *err, size_t err_cap);
 
+/* "host:port" or "[v6]:port" (a URL's authority without userinfo); the port
+ * is required and may be 0. Returns 0, or -1 with the reason in err. */
+int url_parse_host_port(const char *s, size_t len, struct mp_target *t, char *err, size_t cap);
+
 /* Value of a query parameter, or NULL. */
 const char *url_param(const struct proxy_url *u, const char *key);
 

@@ -39,8 +39,10 @@ struct worker_thread {
 };
 
 /* Sets up the loop and serves the given sockets (taken over), in the
- * calling thread. Takes the update's generation reference. */
-int worker_prepare(struct worker_thread *t, struct worker_update *first, uv_async_t *report);
+ * calling thread. Takes the update's generation reference. metrics: the
+ * process's counters (may be NULL). */
+int worker_prepare(struct worker_thread *t, struct worker_update *first, struct metrics *metrics,
+                   uv_async_t *report);
 
 /* Runs the loop in a new thread. 0 or a libuv error. */
 int worker_start(struct worker_thread *t);

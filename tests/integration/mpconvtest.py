@@ -1537,6 +1537,17 @@ def start_daemon(args, timeout=15, **kw):
     return d
 
 
+METRICS_RE = re.compile(r"metrics endpoint: http://(\[[0-9a-fA-F:.]+\]|[^\s:/]+):(\d+)/metrics")
+
+
+def metrics_address(d, timeout=15):
+    """(host, port) of the daemon's metrics endpoint, from its
+    "metrics endpoint: http://ADDR:PORT/metrics" line (--metrics HOST:0)."""
+    line = d.wait_line(lambda l: METRICS_RE.search(l), timeout, what="'metrics endpoint:' line")
+    m = METRICS_RE.search(line)
+    return m.group(1).strip("[]"), int(m.group(2))
+
+
 def tls_client_ctx(cafile):
     ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
     ctx.load_verify_locations(cafile)

@@ -1,7 +1,8 @@
 """A representative subset of the integration tests with every daemon under
 valgrind memcheck: SOCKS5, HTTP CONNECT, HTTP forwarding with keep-alive, TLS
 listeners (socks5+tls, https), parent chains (socks5+tls and https parents),
-error answers, timeouts, resets, and SIGTERM shutdown with sessions open.
+error answers, timeouts, resets, the metrics endpoint (scrapes, bad requests,
+slow clients), and SIGTERM shutdown with sessions open.
 
 Each case starts its own daemon(s) through the harness's MPCONV_WRAPPER and
 stops them with SIGTERM; valgrind must exit 0 (no memory errors, no definite or
@@ -22,7 +23,8 @@ from mpconvtest import (MiB, Daemon, FaultOrigin, Lazy, Listener, Origin, Reader
                         basic_auth,
                         check, check_eq, closed_port, connect, curl,
                         curl_ok, http_connect, http_get_ok, http_raw_exchange,
-                        http_read_response, make_cert, payload, payload_sha, recv_exact,
+                        http_read_response, make_cert, metrics_address, payload, payload_sha,
+                        recv_exact,
                         recv_to_eof, reset_close, sha256_file, skip_or_fail_script,
                         socks5_addr, socks5_connect, socks5_echo_ok, socks5_reply,
                         socks5_request, start_daemon, tls_connect,
@@ -300,6 +302,34 @@ def error_answers():
     http_get_ok(a.listener("http"), c["http"], auth=basic_auth(USER, PASS), daemon=a)
     socks5_echo_ok(d.listener("socks5"), c["echo"], daemon=d)
     stop_clean(d, a)
+
+
+@S.case
+def metrics_endpoint():
+    c = setup()
+    d = plain_daemon(config="[mpconv]\nworkers = 2\nmetrics = 127.0.0.1:0\n")
+    addr = metrics_address(d, 60)
+    socks5_echo_ok(d.listener("socks5"), c["echo"])
+    http_get_ok(d.listener("http"), c["http"])
+    answers = []
+    for req in (b"GET /metrics HTTP/1.1\r\n\r\n", b"GET /status HTTP/1.1\r\n\r\n",
+                b"HEAD /metrics HTTP/1.1\r\n\r\n", b"POST /metrics HTTP/1.1\r\n\r\n",
+                b"GET /x HTTP/1.1\r\n\r\n", b"\x00junk\r\n\r\n", b"GET /" + b"a" * 5000):
+        s = connect(addr, 60)
+        s.sendall(req)
+        answers.append(recv_to_eof(s, timeout=60).split(b"\r\n", 1)[0])
+        s.close()
+    check_eq(answers, [b"HTTP/1.1 200 OK"] * 3 + [b"HTTP/1.1 405 Method Not Allowed",
+                                                   b"HTTP/1.1 404 Not Found", b"HTTP/1.1 400 Bad Request",
+                                                   b"HTTP/1.1 431 Request Header Fields Too Large"],
+             "metrics answers")
+    idle = [connect(addr, 60) for _ in range(34)]  # two over the limit: the oldest are closed
+    check_eq(recv_to_eof(idle[0], timeout=60), b"", "oldest idle metrics client closed")
+    half = connect(addr, 60)
+    half.sendall(b"GET /metrics HTTP/1.1\r\n")  # open at SIGTERM
+    stop_clean(d)
+    for s in idle + [half]:
+        s.close()
 
 
 @S.case

@@ -539,6 +539,7 @@ static void test_dump_reads_back(void **state)
     assert_non_null(strstr(dump, "listen = forward://[::1]:2222/[2001:db8::1]:22?mptcp=0\n"));
     assert_non_null(strstr(dump, "listen = redirect://0.0.0.0:12345\n"));
     assert_non_null(strstr(dump, "mark = 256\n"));
+    assert_non_null(strstr(dump, "metrics = [::1]:0\n"));
     char want[4096], tls_pem[1024];
     snprintf(tls_pem, sizeof(tls_pem), "%s", data_path("tls.pem"));
     snprintf(want, sizeof(want), "listen = https://127.0.0.1:8443?cert=%s&key=%s&mptcp=1\n", tls_pem, tls_pem);
@@ -833,6 +834,49 @@ static void test_workers(void **state)
     config_free(&c);
 }
 
+static void metrics_ok(struct config *c, const char *value, const char *dumped)
+{
+    char want[512];
+    if (config_set(c, "mpconv.metrics", value, err, sizeof(err)) != 0)
+        fail_msg("%s: %s", value, err);
+    char *dump = dump_body(c);
+    snprintf(want, sizeof(want), "\nmetrics =%s%s\n", dumped[0] ? " " : "", dumped);
+    if (!strstr(dump, want))
+        fail_msg("dump lacks '%s':\n%s", want + 1, dump);
+    free(dump);
+}
+
+static void test_metrics_address(void **state)
+{
+    (void)state;
+    struct config c;
+    config_init(&c);
+    assert_string_equal(c.metrics.host, ""); /* off unless asked */
+    metrics_ok(&c, "127.0.0.1:9100", "127.0.0.1:9100");
+    assert_int_equal(c.metrics.kind, TARGET_IPV4);
+    assert_int_equal(c.metrics.port, 9100);
+    metrics_ok(&c, "[::1]:0", "[::1]:0");
+    assert_int_equal(c.metrics.kind, TARGET_IPV6);
+    metrics_ok(&c, "localhost:9100", "localhost:9100");
+    metrics_ok(&c, "", "");
+    assert_string_equal(c.metrics.host, "");
+
+    assert_set_error("mpconv.metrics", "127.0.0.1",
+                     "invalid address '127.0.0.1': missing port (expected HOST:PORT)");
+    assert_set_error("mpconv.metrics", "::1:9100",
+                     "invalid address '::1:9100': IPv6 addresses need brackets, e.g. [::1]:1080");
+    assert_set_error("mpconv.metrics", "127.0.0.1:65536",
+                     "invalid address '127.0.0.1:65536': invalid port (expected 0..65535)");
+    assert_set_error("mpconv.metrics", "http://127.0.0.1:1",
+                     "invalid address 'http://127.0.0.1:1': IPv6 addresses need brackets, e.g. [::1]:1080");
+    assert_load_error("[mpconv]\n\nmetrics = :9100\n", "3: metrics: invalid address ':9100': missing host");
+    assert_load_error("[mpconv]\nmetrics = 127.0.0.1:1\nmetrics = 127.0.0.1:2\n",
+                      "3: metrics: duplicate key (first set on line 2)");
+    assert_load_error("[http]\nmetrics = 127.0.0.1:1\n",
+                      "2: metrics: unknown key in [http] (it belongs in [mpconv])");
+    config_free(&c);
+}
+
 static void test_mark(void **state)
 {
     (void)state;
@@ -967,6 +1011,7 @@ int main(void)
         cmocka_unit_test(test_bad_upstreams),
         cmocka_unit_test(test_workers),
         cmocka_unit_test(test_mark),
+        cmocka_unit_test(test_metrics_address),
         cmocka_unit_test(test_dump_reads_back),
         cmocka_unit_test(test_example_config_loads),
         cmocka_unit_test(test_example_lists_every_default),

@@ -15,6 +15,7 @@
 #include <uv.h>
 
 #include "mpconv/dial.h"
+#include "mpconv/metrics.h"
 
 struct outcome {
     int calls;
@@ -74,6 +75,7 @@ static struct mp_target target_of(const char *host, uint16_t port)
 }
 
 static uint32_t mark_seen; /* SO_MARK of the last connection handed over */
+static struct metrics *dial_metrics; /* given to the dialers, NULL but in one test */
 
 static void record_mark(const struct outcome *o)
 {
@@ -91,7 +93,8 @@ static void dial_marked(enum mptcp_mode mode, uint32_t mark, struct mp_target t,
     struct sock_factory sockets;
     uv_loop_init(&loop);
     sock_factory_init(&sockets, mode, mark);
-    struct dialer dialer = {.loop = &loop, .sockets = &sockets, .connect_timeout_ms = timeout_ms};
+    struct dialer dialer = {.loop = &loop, .sockets = &sockets, .connect_timeout_ms = timeout_ms,
+                            .metrics = dial_metrics};
     assert_non_null(dial_start(&dialer, &t, on_done, o));
     assert_int_equal(o->calls, 0); /* never called from inside dial_start */
     run_until_called(&loop, o);
@@ -175,6 +178,40 @@ static void a_name_falls_through_to_the_address_that_answers(void **state)
     close(lfd);
 }
 
+static uint64_t observations(const struct metrics_histogram_snapshot *h)
+{
+    uint64_t n = 0;
+    for (size_t i = 0; i <= METRICS_BUCKETS; i++)
+        n += h->buckets[i];
+    return n;
+}
+
+/* A resolved name counts one DNS time; a connection made counts one
+ * connect time, a refused one none. */
+static void dial_times_reach_the_metrics(void **state)
+{
+    (void)state;
+    struct metrics m;
+    struct metrics_snapshot snap;
+    uint16_t port;
+    int lfd = listen_v4(&port, 8);
+    struct outcome made = {0}, refused = {0};
+    assert_int_equal(metrics_init(&m), 0);
+    dial_metrics = &m;
+    dial_once(MPTCP_MODE_AUTO, target_of("localhost", port), 5000, &made);
+    dial_once(MPTCP_MODE_AUTO, target_of("127.0.0.1", closed_port()), 5000, &refused);
+    dial_metrics = NULL;
+    assert_int_equal(made.status, 0);
+    assert_int_equal(refused.status, UV_ECONNREFUSED);
+    assert_int_equal(metrics_snapshot(&m, &snap), 0);
+    assert_int_equal(observations(&snap.dns), 1);
+    assert_int_equal(observations(&snap.connect), 1);
+    assert_true(snap.connect.sum_ns > 0);
+    metrics_snapshot_free(&snap);
+    metrics_free(&m);
+    close(lfd);
+}
+
 static void an_unknown_name_reports_a_resolver_error(void **state)
 {
     (void)state;
@@ -232,6 +269,7 @@ int main(void)
         cmocka_unit_test(upstream_sockets_carry_the_mark),
         cmocka_unit_test(a_closed_port_is_refused),
         cmocka_unit_test(a_name_falls_through_to_the_address_that_answers),
+        cmocka_unit_test(dial_times_reach_the_metrics),
         cmocka_unit_test(an_unknown_name_reports_a_resolver_error),
         cmocka_unit_test(the_deadline_ends_a_hanging_connect),
         cmocka_unit_test(a_cancelled_dial_never_calls_back),
