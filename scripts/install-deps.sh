@@ -5,7 +5,7 @@
 set -eu
 
 BUILD_PKGS="build-essential cmake pkg-config libuv1-dev libssl-dev libinih-dev"
-TEST_PKGS="libcmocka-dev python3 curl ncat proxychains4 iproute2 nftables openssl procps clang libclang-rt-14-dev valgrind"
+TEST_PKGS="libcmocka-dev python3 curl ncat proxychains4 iproute2 nftables openssl procps clang libclang-rt-14-dev valgrind shellcheck busybox groff-base man-db systemd python3-yaml"
 
 case "${1:-build}" in
   build) want="$BUILD_PKGS" ;;
