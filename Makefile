@@ -5,15 +5,19 @@
 #               build, and make fuzz)
 #   make fuzz   build the libFuzzer harnesses with clang, run each FUZZ_SECONDS
 #   make bench  the benchmark table (bench/README.md)
+#   make cross ARCH=mipsel|arm64   cross-build, unit + one integration test
+#               under qemu-user (README "Router CPUs"); make cross-test: both
 BUILD ?= build
 JOBS ?= $(shell nproc)
 FUZZ_SECONDS ?= 20
+ARCH ?= mipsel
+CROSS_ARCHES = mipsel arm64
 CMAKE_FLAGS ?=
 ifeq ($(CI),true)
 CMAKE_FLAGS += -DMPCONV_WERROR=ON
 endif
 
-.PHONY: all deps test-deps build run test test-asan fuzz bench bench-quick clean
+.PHONY: all deps test-deps build run test test-asan fuzz cross cross-test bench bench-quick clean
 
 all: build
 
@@ -52,8 +56,15 @@ test-asan: test-deps
 fuzz: test-deps
 	CMAKE_FLAGS="$(CMAKE_FLAGS)" scripts/fuzz.sh $(FUZZ_SECONDS)
 
+# Cross-builds for router CPUs, tested under qemu-user (scripts/cross-build.sh).
+cross:
+	scripts/cross-build.sh $(ARCH)
+
+cross-test:
+	for a in $(CROSS_ARCHES); do scripts/cross-build.sh $$a || exit 1; done
+
 clean:
-	rm -rf $(BUILD) $(BUILD)-asan build-fuzz
+	rm -rf $(BUILD) $(BUILD)-asan build-fuzz $(CROSS_ARCHES:%=build-%) $(CROSS_ARCHES:%=build-sysroot-%)
 
 # Benchmark against direct MPTCP (and the peers with BENCH_FLAGS=--install-peers).
 bench: build

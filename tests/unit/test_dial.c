@@ -7,7 +7,9 @@
 #include <cmocka.h>
 
 #include <arpa/inet.h>
+#include <errno.h>
 #include <netinet/in.h>
+#include <poll.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
@@ -137,7 +139,12 @@ static void mode_off_uses_plain_tcp(void **state)
 static void upstream_sockets_carry_the_mark(void **state)
 {
     (void)state;
-    if (sock_probe_mark(0x100) != 0) {
+    int err = sock_probe_mark(0x100);
+    if (err == -ENOPROTOOPT) { /* the kernel has SO_MARK: an emulator without it */
+        print_message("skipped: setsockopt(SO_MARK) is ENOPROTOOPT here (qemu-user)\n");
+        skip();
+    }
+    if (err != 0) {
         const char *ci = getenv("CI");
         if (ci && strcmp(ci, "true") == 0)
             fail_msg("SO_MARK needs CAP_NET_ADMIN, and CI must run this test");
@@ -155,9 +162,36 @@ static void upstream_sockets_carry_the_mark(void **state)
     close(lfd);
 }
 
+/* The errno a refused non-blocking connect leaves in SO_ERROR, where libuv
+ * reads it. qemu-user passes the host's number through untranslated (111
+ * on a MIPS guest, whose ECONNREFUSED is 146). */
+static int refused_connect_so_error(void)
+{
+    struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons(closed_port()),
+                            .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+    int fd = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK, IPPROTO_TCP);
+    int err = 0;
+    socklen_t len = sizeof(err);
+    if (connect(fd, (struct sockaddr *)&a, sizeof(a)) != 0 && errno != EINPROGRESS) {
+        err = errno;
+    } else {
+        struct pollfd p = {.fd = fd, .events = POLLOUT};
+        assert_int_equal(poll(&p, 1, 5000), 1);
+        assert_int_equal(getsockopt(fd, SOL_SOCKET, SO_ERROR, &err, &len), 0);
+    }
+    close(fd);
+    return err;
+}
+
 static void a_closed_port_is_refused(void **state)
 {
     (void)state;
+    int err = refused_connect_so_error();
+    if (err != ECONNREFUSED) {
+        print_message("skipped: a refused connect reports errno %d, not ECONNREFUSED (%d), "
+                      "in SO_ERROR (qemu-user)\n", err, ECONNREFUSED);
+        skip();
+    }
     struct outcome o = {0};
     dial_once(MPTCP_MODE_AUTO, target_of("127.0.0.1", closed_port()), 5000, &o);
     assert_int_equal(o.calls, 1);
