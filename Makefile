@@ -2,7 +2,7 @@
 #   make run    install build deps, build, run mpconv on its built-in defaults
 #   make test   install test deps, build, run unit + integration tests
 #               (with CI=true: -Werror, the same tests again on an ASan+UBSan
-#               build, and make fuzz)
+#               build, make fuzz, make cross-test and make bench-quick)
 #   make fuzz   build the libFuzzer harnesses with clang, run each FUZZ_SECONDS
 #   make bench  the benchmark table (bench/README.md)
 #   make cross ARCH=mipsel|arm64   cross-build, unit + one integration test
@@ -41,6 +41,7 @@ test: test-deps
 ifeq ($(CI),true)
 	$(MAKE) test-asan
 	$(MAKE) fuzz
+	$(MAKE) cross-test
 	$(MAKE) bench-quick
 endif
 
