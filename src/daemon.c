@@ -10,6 +10,7 @@
 
 #include "mpconv/listener.h"
 #include "mpconv/log.h"
+#include "mpconv/pathheal.h"
 #include "mpconv/session.h"
 #include "mpconv/sock.h"
 #include "mpconv/tls.h"
@@ -25,6 +26,7 @@ struct daemon {
     uv_signal_t sigint;
     uv_signal_t sigterm;
     uv_async_t worker_done;
+    struct pathheal *heal; /* NULL without [mpconv] wan */
 };
 
 /* Each connection needs two descriptors; the soft limit is often 1024. */
@@ -86,6 +88,8 @@ static void close_control_handles(struct daemon *d)
     uv_close((uv_handle_t *)&d->sigint, NULL);
     uv_close((uv_handle_t *)&d->sigterm, NULL);
     uv_close((uv_handle_t *)&d->worker_done, NULL);
+    pathheal_stop(d->heal);
+    d->heal = NULL;
     /* Closing restored the default actions: a signal during the last
      * clean-up must not turn a clean exit into a kill. */
     signal(SIGINT, SIG_IGN);
@@ -174,6 +178,8 @@ int daemon_run(const struct config *cfg)
     uv_signal_start(&d.sigint, on_stop_signal, SIGINT);
     uv_signal_start(&d.sigterm, on_stop_signal, SIGTERM);
     int status = start_workers(&d, cfg) == 0 ? 0 : 1;
+    if (status == 0)
+        d.heal = pathheal_start(control, cfg);
     if (status != 0) {
         for (size_t i = 0; i < d.n_started; i++)
             worker_request_stop(&d.workers[i], WORKER_CLOSE_NOW);
