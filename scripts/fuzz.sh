@@ -1,6 +1,6 @@
 #!/bin/sh
 # Builds the libFuzzer harnesses (tests/fuzz) with clang into build-fuzz and
-# runs each for SECONDS (default 30), all four at once. The seed corpus in
+# runs each for SECONDS (default 30), all five at once. The seed corpus in
 # tests/fuzz/corpus is copied to a scratch directory first: new inputs never
 # land in the repository. Fails when a harness finds a crash, a leak, UB or
 # a broken property; the input is left in build-fuzz/artifacts/.
@@ -11,7 +11,7 @@ set -eu
 seconds="${1:-30}"
 root="$(cd "$(dirname "$0")/.." && pwd)"
 build="$root/build-fuzz"
-harnesses="socks5 http url config"
+harnesses="socks5 http url config netlink"
 
 CC=clang cmake -S "$root" -B "$build" -DMPCONV_FUZZ=ON -DMPCONV_TESTS=OFF ${CMAKE_FLAGS:-} >/dev/null
 cmake --build "$build" --target fuzzers -j "$(nproc)"

@@ -23,6 +23,7 @@ enum key_type {
     KEY_UINT,     /* uint32_t within min..max, decimal or 0x hex */
     KEY_PATH,     /* char[1024]; relative paths in a file are relative to the file */
     KEY_ADDRESS,  /* struct mp_target, "HOST:PORT" (port 0 allowed); "" = unset (host "") */
+    KEY_WAN,      /* interface names, repeatable and comma-separated */
 };
 
 struct key_def {
@@ -95,6 +96,7 @@ static const struct key_def keys[] = {
     {"mpconv", "log_level", KEY_CHOICE, "info", FIELD(log_level), 0, 0, log_level_names},
     {"mpconv", "workers", KEY_UINT, "1", FIELD(workers), 1, 64, auto_word},
     {"mpconv", "metrics", KEY_ADDRESS, "", FIELD(metrics), 0, 0, NULL},
+    {"mpconv", "wan", KEY_WAN, NULL, FIELD(wan), 0, 0, NULL},
     {"timeouts", "connect", KEY_SECONDS, "10", FIELD(connect_timeout_ms), TIMEOUT_MIN_MS, TIMEOUT_MAX_MS, NULL},
     {"timeouts", "handshake", KEY_SECONDS, "10", FIELD(handshake_timeout_ms), TIMEOUT_MIN_MS, TIMEOUT_MAX_MS,
      NULL},
@@ -149,6 +151,14 @@ static void append_choice(char *out, size_t cap, size_t i, size_t n, const char 
     size_t len = strlen(out);
     if (len + 1 < cap)
         snprintf(out + len, cap - len, "%s%s", i == 0 ? "" : i + 1 == n ? " or " : ", ", name);
+}
+
+/* Appends name to a list like "wan1, wan2". */
+static void append_list_item(char *out, size_t cap, const char *name)
+{
+    size_t len = strlen(out);
+    if (len + 1 < cap)
+        snprintf(out + len, cap - len, "%s%s", len ? ", " : "", name);
 }
 
 static void join_choices(const char *const *choices, char *out, size_t cap)
@@ -516,6 +526,61 @@ static int add_listener(struct config *c, const char *value, const struct origin
     return 0;
 }
 
+/* What the kernel accepts as an interface name (dev_valid_name). */
+static bool ifname_valid(const char *name, size_t len)
+{
+    if (len == 0 || len >= CONFIG_IFNAME_SIZE || (len == 1 && name[0] == '.') ||
+        (len == 2 && name[0] == '.' && name[1] == '.'))
+        return false;
+    for (size_t i = 0; i < len; i++)
+        if (name[i] == '/' || name[i] == ':' || (unsigned char)name[i] <= ' ' || name[i] == 0x7f)
+            return false;
+    return true;
+}
+
+static int add_wan(struct config *c, const char *name, size_t len, char *why, size_t cap)
+{
+    if (!ifname_valid(name, len))
+        return errbuf_fail(why, cap, "invalid interface name '%.*s' (1 to %d characters, no '/', ':' or blanks)",
+                           (int)len, name, CONFIG_IFNAME_SIZE - 1);
+    for (size_t i = 0; i < c->n_wan; i++)
+        if (strlen(c->wan[i]) == len && memcmp(c->wan[i], name, len) == 0)
+            return errbuf_fail(why, cap, "interface '%.*s' given twice", (int)len, name);
+    if (c->n_wan == CONFIG_WAN_MAX)
+        return errbuf_fail(why, cap, "more than %d interfaces", CONFIG_WAN_MAX);
+    memcpy(c->wan[c->n_wan], name, len);
+    c->wan[c->n_wan++][len] = '\0';
+    return 0;
+}
+
+/* "wan1, wan2": appends each name. The command line's names replace the
+ * file's, like listeners; an empty value adds none. */
+static int add_wans(struct config *c, const char *value, const struct origin *o, char *why, size_t cap)
+{
+    if (o->cli && !c->cli_wan) {
+        c->n_wan = 0;
+        c->cli_wan = true;
+    } else if (!o->cli && c->cli_wan) {
+        return 0;
+    }
+    const char *p = value + strspn(value, " \t");
+    while (*p) {
+        size_t len = strcspn(p, ",");
+        size_t trimmed = len;
+        while (trimmed > 0 && (p[trimmed - 1] == ' ' || p[trimmed - 1] == '\t'))
+            trimmed--;
+        if (add_wan(c, p, trimmed, why, cap) != 0)
+            return -1;
+        p += len;
+        if (*p == ',') {
+            p += 1 + strspn(p + 1, " \t");
+            if (!*p)
+                return errbuf_fail(why, cap, "empty interface name after ','");
+        }
+    }
+    return 0;
+}
+
 /* Sets one key; on failure writes what is wrong (without the key) into why. */
 static int set_value(struct config *c, const struct key_def *k, const char *value, const struct origin *o,
                      char *why, size_t cap)
@@ -535,6 +600,8 @@ static int set_value(struct config *c, const struct key_def *k, const char *valu
         return set_path(c, k, value, o, why, cap);
     case KEY_ADDRESS:
         return set_address(c, k, value, why, cap);
+    case KEY_WAN:
+        return add_wans(c, value, o, why, cap);
     }
     return errbuf_fail(why, cap, "unhandled key type");
 }
@@ -652,7 +719,7 @@ static int on_ini_value(void *user, const char *section, const char *name, const
         return 0;
     }
     unsigned *first = &ld->set_on_line[k - keys];
-    if (k->type != KEY_LISTEN && *first) {
+    if (k->type != KEY_LISTEN && k->type != KEY_WAN && *first) {
         snprintf(why, sizeof(why), "duplicate key (first set on line %u)", *first);
         file_error(ld, name, why);
         return 0;
@@ -924,6 +991,11 @@ static void dump_key(const struct config *c, const struct key_def *k, FILE *out)
             target_format(t, value, sizeof(value));
         break;
     }
+    case KEY_WAN:
+        value[0] = '\0';
+        for (size_t i = 0; i < c->n_wan; i++)
+            append_list_item(value, sizeof(value), c->wan[i]);
+        break;
     }
     dump_line(out, k->name, value);
 }

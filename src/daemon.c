@@ -12,6 +12,7 @@
 #include "mpconv/log.h"
 #include "mpconv/metrics.h"
 #include "mpconv/metrics_http.h"
+#include "mpconv/pathheal.h"
 #include "mpconv/session.h"
 #include "mpconv/sock.h"
 #include "mpconv/worker.h"
@@ -34,6 +35,7 @@ struct daemon {
     uv_signal_t sigterm;
     uv_signal_t sighup;
     uv_async_t report;
+    struct pathheal *heal; /* NULL without [mpconv] wan */
 };
 
 /* Each connection needs two descriptors; the soft limit is often 1024. */
@@ -97,6 +99,8 @@ static void close_control_handles(struct daemon *d)
     uv_close((uv_handle_t *)&d->sighup, NULL);
     uv_close((uv_handle_t *)&d->report, NULL);
     metrics_http_close(&d->metrics_http);
+    pathheal_stop(d->heal);
+    d->heal = NULL;
     /* Closing restored the default actions: a signal during the last
      * clean-up must not turn a clean exit into a kill. */
     signal(SIGINT, SIG_IGN);
@@ -303,8 +307,10 @@ static void reload(struct daemon *d)
     }
     log_closed_listeners(&d->gen->cfg, claimed);
     free(claimed);
+    pathheal_stop(d->heal); /* it reads the configuration it started with */
     config_gen_unref(d->gen);
     d->gen = config_gen_ref(u[0]->gen);
+    d->heal = pathheal_start(uv_default_loop(), &d->gen->cfg);
     d->applying = d->gen->number;
     atomic_store_explicit(&log_threshold, d->gen->cfg.log_level, memory_order_relaxed);
     for (size_t i = 0; i < d->n_started; i++)
@@ -401,6 +407,8 @@ int daemon_run(struct config *cfg, daemon_loader load, void *load_ctx)
      * "listening:" must drain, not kill. It waits until the loop runs. */
     start_signals(&d, control);
     int status = start_metrics(&d, control, &d.gen->cfg) == 0 && start_workers(&d) == 0 ? 0 : 1;
+    if (status == 0)
+        d.heal = pathheal_start(control, &d.gen->cfg);
     if (status != 0) {
         d.stop = WORKER_CLOSE_NOW;
         for (size_t i = 0; i < d.n_started; i++)

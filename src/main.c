@@ -6,10 +6,13 @@
 
 #include "mpconv/config.h"
 #include "mpconv/daemon.h"
+#include "mpconv/doctor.h"
+#include "mpconv/target.h"
 
 static const char usage[] =
     "usage: mpconv [-c FILE] [-l URL]... [-u URL] [--mptcp auto|on|off]\n"
     "              [--log-level LEVEL] [--metrics HOST:PORT] [-t] [-V] [-h]\n"
+    "       mpconv check [-c FILE] [--wan IFNAME]... [--connect HOST:PORT]\n"
     "  -c, --config FILE    INI configuration (see mpconv.conf(5))\n"
     "  -l, --listen URL     add a LAN listener (repeatable):\n"
     "                         socks5://[USER:PASS@]HOST:PORT  SOCKS5 (RFC 1928/1929)\n"
@@ -23,7 +26,21 @@ static const char usage[] =
     "  -t, --test           check the configuration, print the effective settings, exit\n"
     "  -V, --version        print the version\n"
     "  -h, --help           this text\n"
-    "Without -l or a config file: socks5://127.0.0.1:1080 and http://127.0.0.1:8080.\n";
+    "Without -l or a config file: socks5://127.0.0.1:1080 and http://127.0.0.1:8080.\n"
+    "mpconv check: is this host set up for MPTCP over every WAN? (mpconv check -h)\n";
+
+static const char check_usage[] =
+    "usage: mpconv check [-c FILE] [--wan IFNAME]... [--connect HOST:PORT]\n"
+    "Checks that connections from this host (network namespace) can use MPTCP\n"
+    "over every WAN: one line per check (ok, warn, FAIL), then a result line.\n"
+    "  -c, --config FILE      take [mpconv] wan (and mark) from this file\n"
+    "  -w, --wan IFNAME       a WAN interface (repeatable or comma-separated;\n"
+    "                         replaces the file's); default: the endpoints' devices\n"
+    "      --connect HOST:PORT  open an MPTCP connection there (e.g. the concentrator):\n"
+    "                         was MPTCP negotiated, how many subflows after a few s?\n"
+    "  -h, --help             this text\n"
+    "Exit status: 0 nothing found that prevents MPTCP or aggregation (warnings\n"
+    "allowed), 1 something does (a FAIL line), 2 usage or configuration error.\n";
 
 struct cli {
     const char *config_file;
@@ -116,8 +133,67 @@ static int reload_config(void *cli, struct config *out, char *err, size_t cap)
     return build_config(cli, out, err, cap);
 }
 
+/* `mpconv check`: argv[0] is "check". Returns the exit status. */
+static int check_main(int argc, char **argv)
+{
+    static const struct option options[] = {
+        {"config", required_argument, NULL, 'c'}, {"wan", required_argument, NULL, 'w'},
+        {"connect", required_argument, NULL, 'C'}, {"help", no_argument, NULL, 'h'},
+        {NULL, 0, NULL, 0},
+    };
+    const char *config_file = NULL, *connect = NULL;
+    char err[1024];
+    struct config cfg;
+    config_init(&cfg);
+    int status = DOCTOR_EXIT_USAGE, opt;
+    const char **wans = calloc((size_t)argc, sizeof(*wans));
+    size_t n_wans = 0;
+    if (!wans)
+        return DOCTOR_EXIT_FAIL;
+    while ((opt = getopt_long(argc, argv, "c:w:h", options, NULL)) != -1) {
+        if (opt == 'c')
+            config_file = optarg;
+        else if (opt == 'w')
+            wans[n_wans++] = optarg;
+        else if (opt == 'C')
+            connect = optarg;
+        else if (opt == 'h') {
+            fputs(check_usage, stdout);
+            status = DOCTOR_EXIT_OK;
+            goto out;
+        } else {
+            fputs(check_usage, stderr);
+            goto out;
+        }
+    }
+    struct mp_target t;
+    if (optind < argc) {
+        fprintf(stderr, "mpconv check: unexpected argument '%s'\n%s", argv[optind], check_usage);
+        goto out;
+    }
+    if (connect && target_parse_hostport(&t, connect, strlen(connect), 0) != 0) {
+        fprintf(stderr, "mpconv check: --connect %s: expected HOST:PORT or [IPv6]:PORT\n", connect);
+        goto out;
+    }
+    if (config_file && config_load_file(&cfg, config_file, err, sizeof(err)) != 0)
+        goto bad_config;
+    for (size_t i = 0; i < n_wans; i++)
+        if (config_set(&cfg, "mpconv.wan", wans[i], err, sizeof(err)) != 0)
+            goto bad_config;
+    status = doctor_run(&cfg, connect, stdout);
+    goto out;
+bad_config:
+    fprintf(stderr, "mpconv check: %s\n", err);
+out:
+    free(wans);
+    config_free(&cfg);
+    return status;
+}
+
 int main(int argc, char **argv)
 {
+    if (argc >= 2 && strcmp(argv[1], "check") == 0)
+        return check_main(argc - 1, argv + 1);
     struct cli cli = {0};
     struct config cfg;
     char err[1024];

@@ -17,6 +17,9 @@
 #ifndef MPTCP_INFO
 #define MPTCP_INFO 1
 #endif
+#ifndef MPTCP_SUBFLOW_ADDRS
+#define MPTCP_SUBFLOW_ADDRS 3
+#endif
 #ifndef TCP_IS_MPTCP
 #define TCP_IS_MPTCP 43
 #endif
@@ -165,6 +168,63 @@ enum mptcp_state sock_mptcp_state(int fd, bool socket_is_mptcp, unsigned *subflo
         return MPTCP_STATE_FALLBACK;
     *subflows = subflows_in_info(info, len);
     return MPTCP_STATE_YES;
+}
+
+/* struct mptcp_subflow_data, then one entry per subflow: the local and the
+ * remote address, each in a 128-byte __kernel_sockaddr_storage. */
+#define SUBFLOW_DATA_LEN 16u
+#define SUBFLOW_ADDR_LEN 128u
+#define SUBFLOW_ENTRY_LEN (2 * SUBFLOW_ADDR_LEN)
+#define SUBFLOW_ADDRS_MAX 8
+
+static uint32_t u32_at(const uint8_t *p)
+{
+    uint32_t v;
+    memcpy(&v, p, sizeof(v));
+    return v;
+}
+
+static int copy_sockaddr(const uint8_t *p, struct sockaddr_storage *out)
+{
+    sa_family_t family;
+    memcpy(&family, p, sizeof(family));
+    size_t len = family == AF_INET ? sizeof(struct sockaddr_in) : family == AF_INET6 ? sizeof(struct sockaddr_in6) : 0;
+    if (len == 0)
+        return -1;
+    memset(out, 0, sizeof(*out));
+    memcpy(out, p, len);
+    return 0;
+}
+
+int sock_parse_subflow_addrs(const uint8_t *buf, size_t len, struct sockaddr_storage *local,
+                             struct sockaddr_storage *remote, size_t max)
+{
+    if (len < SUBFLOW_DATA_LEN)
+        return -1;
+    uint32_t hdr_len = u32_at(buf), count = u32_at(buf + 4), entry_len = u32_at(buf + 12);
+    if (hdr_len < SUBFLOW_DATA_LEN || hdr_len > len || entry_len < SUBFLOW_ENTRY_LEN)
+        return -1;
+    size_t room = (len - hdr_len) / entry_len, n = 0;
+    for (size_t i = 0; i < count && i < room && n < max; i++) {
+        const uint8_t *e = buf + hdr_len + i * entry_len;
+        if (copy_sockaddr(e, &local[n]) != 0 || copy_sockaddr(e + SUBFLOW_ADDR_LEN, &remote[n]) != 0)
+            return -1;
+        n++;
+    }
+    return (int)n;
+}
+
+int sock_mptcp_subflow_addrs(int fd, struct sockaddr_storage *local, struct sockaddr_storage *remote, size_t max)
+{
+    uint8_t buf[SUBFLOW_DATA_LEN + SUBFLOW_ADDRS_MAX * SUBFLOW_ENTRY_LEN];
+    const uint32_t request[4] = {SUBFLOW_DATA_LEN, 0, 0, SUBFLOW_ENTRY_LEN}; /* header size, -, -, entry size */
+    memset(buf, 0, sizeof(buf));
+    memcpy(buf, request, sizeof(request));
+    socklen_t len = sizeof(buf);
+    if (getsockopt(fd, SOL_MPTCP, MPTCP_SUBFLOW_ADDRS, buf, &len) != 0)
+        return -errno;
+    int n = sock_parse_subflow_addrs(buf, len, local, remote, max);
+    return n < 0 ? -EBADMSG : n;
 }
 
 bool sock_is_mptcp(int fd)

@@ -28,6 +28,8 @@ enum listener_kind {
 enum upstream_kind { UPSTREAM_DIRECT, UPSTREAM_SOCKS5, UPSTREAM_HTTP };
 
 #define CONFIG_PATH_MAX 1024
+#define CONFIG_WAN_MAX 16
+#define CONFIG_IFNAME_SIZE 16 /* IF_NAMESIZE: 15 characters and the NUL */
 
 struct user_cred {
     char name[URL_CRED_MAX + 1];
@@ -64,6 +66,8 @@ struct config {
     uint32_t mark;                 /* [mpconv] mark: SO_MARK on upstream sockets, 0 = unset */
     uint32_t workers;              /* [mpconv] workers: event loops (threads), 0 = one per CPU */
     struct mp_target metrics;      /* [mpconv] metrics: HTTP endpoint address; host "" = off */
+    char wan[CONFIG_WAN_MAX][CONFIG_IFNAME_SIZE]; /* [mpconv] wan: WAN interfaces (path healing) */
+    size_t n_wan;
     enum log_level log_level;
     uint32_t connect_timeout_ms;   /* [timeouts] connect, seconds in the file */
     uint32_t handshake_timeout_ms; /* [timeouts] handshake */
@@ -74,6 +78,7 @@ struct config {
     char users_file[1024];         /* [auth] users_file, "" when unset */
     char source[1024];             /* file the config came from, "" for built-in */
     bool cli_listeners;            /* listeners came from the command line; the file's are ignored */
+    bool cli_wan;                  /* likewise for wan interfaces */
 };
 
 /* Built-in defaults, no listeners yet. */

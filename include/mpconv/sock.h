@@ -6,7 +6,9 @@
 
 #include <stdbool.h>
 #include <netinet/in.h> /* before the fallback define: glibc declares it as an enum */
+#include <stddef.h>
 #include <stdint.h>
+#include <sys/socket.h>
 
 #include "mpconv/config.h"
 
@@ -49,6 +51,15 @@ enum mptcp_state sock_mptcp_state(int fd, bool socket_is_mptcp, unsigned *subflo
 
 /* Current subflow count of an MPTCP connection, 0 when unknown. */
 unsigned sock_mptcp_subflows(int fd);
+
+/* Each subflow's local and remote address (getsockopt MPTCP_SUBFLOW_ADDRS,
+ * Linux 5.16+). Returns how many were stored (at most max), or -errno. */
+int sock_mptcp_subflow_addrs(int fd, struct sockaddr_storage *local, struct sockaddr_storage *remote, size_t max);
+
+/* The pure part: parses that getsockopt's buffer (struct mptcp_subflow_data
+ * and the entries after it). Returns the count, or -1 when malformed. */
+int sock_parse_subflow_addrs(const uint8_t *buf, size_t len, struct sockaddr_storage *local,
+                             struct sockaddr_storage *remote, size_t max);
 
 /* Whether an accepted socket is MPTCP (SO_PROTOCOL). */
 bool sock_is_mptcp(int fd);

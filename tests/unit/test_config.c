@@ -907,6 +907,65 @@ static void test_mark(void **state)
     assert_load_error("[mpconv]\nmark = 1\nmark = 2\n", "3: mark: duplicate key (first set on line 2)");
 }
 
+/* [mpconv] wan: repeatable, comma-separated interface names; the command
+ * line's replace the file's; the dump loads back. */
+static void test_wan(void **state)
+{
+    (void)state;
+    struct config c, back;
+    char *path = write_temp("[mpconv]\nwan = wan1 , wan2\nwan = pppoe-wan3\nwan =\n");
+    config_init(&c);
+    assert_int_equal(c.n_wan, 0);
+    load_ok(&c, path);
+    remove_temp(path);
+    assert_int_equal(c.n_wan, 3);
+    assert_string_equal(c.wan[0], "wan1");
+    assert_string_equal(c.wan[1], "wan2");
+    assert_string_equal(c.wan[2], "pppoe-wan3");
+    finalize_ok(&c);
+    char *dump = dump_body(&c);
+    assert_non_null(strstr(dump, "\nwan = wan1, wan2, pppoe-wan3\n"));
+    path = write_temp(dump);
+    config_init(&back);
+    load_ok(&back, path);
+    finalize_ok(&back);
+    char *again = dump_body(&back);
+    assert_string_equal(again, dump);
+    free(again);
+    free(dump);
+    remove_temp(path);
+    config_free(&back);
+
+    /* The command line replaces the file's list, then adds to its own. */
+    if (config_set(&c, "mpconv.wan", "eth1", err, sizeof(err)) != 0 ||
+        config_set(&c, "mpconv.wan", "eth2,eth3", err, sizeof(err)) != 0)
+        fail_msg("%s", err);
+    assert_int_equal(c.n_wan, 3);
+    assert_string_equal(c.wan[0], "eth1");
+    assert_string_equal(c.wan[2], "eth3");
+    config_free(&c);
+
+    /* None: "wan =" in the dump. */
+    config_init(&c);
+    finalize_ok(&c);
+    dump = dump_body(&c);
+    assert_non_null(strstr(dump, "\nwan =\n"));
+    free(dump);
+    config_free(&c);
+
+    assert_load_error("[mpconv]\nwan = wan1, wan1\n", "2: wan: interface 'wan1' given twice");
+    assert_load_error("[mpconv]\nwan = wan1\nwan = wan1\n", "3: wan: interface 'wan1' given twice");
+    assert_load_error("[mpconv]\nwan = wan1,\n", "2: wan: empty interface name after ','");
+    assert_load_error("[mpconv]\nwan = ,wan1\n", "2: wan: invalid interface name '' (1 to 15 characters, no '/', ':' or blanks)");
+    assert_set_error("mpconv.wan", "a_name_of_16_chr", "invalid interface name 'a_name_of_16_chr' (1 to 15 characters, no '/', ':' or blanks)");
+    assert_set_error("mpconv.wan", "wan 1", "invalid interface name 'wan 1' (1 to 15 characters, no '/', ':' or blanks)");
+    assert_set_error("mpconv.wan", "eth0:1", "invalid interface name 'eth0:1' (1 to 15 characters, no '/', ':' or blanks)");
+    assert_set_error("mpconv.wan", "a/b", "invalid interface name 'a/b' (1 to 15 characters, no '/', ':' or blanks)");
+    assert_set_error("mpconv.wan", "..", "invalid interface name '..' (1 to 15 characters, no '/', ':' or blanks)");
+    assert_set_error("mpconv.wan", "w1,w2,w3,w4,w5,w6,w7,w8,w9,w10,w11,w12,w13,w14,w15,w16,w17",
+                     "more than 16 interfaces");
+}
+
 static const char *example_path(void)
 {
     static char path[1024];
@@ -1013,6 +1072,7 @@ int main(void)
         cmocka_unit_test(test_mark),
         cmocka_unit_test(test_metrics_address),
         cmocka_unit_test(test_dump_reads_back),
+        cmocka_unit_test(test_wan),
         cmocka_unit_test(test_example_config_loads),
         cmocka_unit_test(test_example_lists_every_default),
         cmocka_unit_test(test_example_urls_parse),
