@@ -10,8 +10,10 @@ survives garbage and slow clients."""
 
 import concurrent.futures
 import json
+import os
 import random
 import re
+import signal
 import socket
 import subprocess
 
@@ -451,6 +453,33 @@ def raw_exchange(addr, data, timeout=10):
 
 def status_line(raw):
     return raw.split(b"\r\n", 1)[0]
+
+
+@S.case
+def counts_survive_a_reload():
+    c = setup()
+    d, addr = start(["socks5://127.0.0.1:0"], extra="workers = 2\n")
+    socks = d.listener("socks5")
+    label = {"listener": "socks5://127.0.0.1:0", "kind": "socks5"}
+    for _ in range(3):
+        socks5_echo(socks, c["mp_echo"].port, 100, False)
+    d.wait_session(n=3)
+    with open(d.config_path, "a") as f:  # a second listener; the first one stays
+        f.write("listen = http://127.0.0.1:0\n")
+    mark = d.mark()
+    os.kill(d.pid, signal.SIGHUP)
+    d.wait_line(lambda l: "reloaded: configuration 2" in l, since=mark, what="reload")
+    for _ in range(2):
+        socks5_echo(socks, c["mp_echo"].port, 100, False)
+    d.wait_session(n=5)
+    _, fam = scrape(addr)
+    check_eq(value(fam, "mpconv_listener_connections_total", **label), 5,
+             "connections counted before and after the reload")
+    check_eq(value(fam, "mpconv_listener_bytes_total", direction="up", **label), 500,
+             "bytes up across it")
+    check_eq(value(fam, "mpconv_listener_connections_total", listener="http://127.0.0.1:0",
+                   kind="http"), 0, "the new listener starts at 0")
+    check_eq(d.stop(), 0, "exit status")
 
 
 @S.case
