@@ -66,7 +66,8 @@ static int init_worker(struct worker *w, uv_loop_t *loop, const struct config *c
     }
     sock_factory_init(&w->sockets, cfg->mptcp, cfg->mark);
     w->dialer = (struct dialer){.loop = loop, .sockets = &w->sockets,
-                                .connect_timeout_ms = cfg->connect_timeout_ms};
+                                .connect_timeout_ms = cfg->connect_timeout_ms,
+                                .acl = &cfg->acl, .local = &w->local_addrs};
     return 0;
 }
 
@@ -135,5 +136,6 @@ void worker_release(struct worker_thread *t, bool started)
     free(t->listeners);
     bufpool_drain(&t->w.pool);
     pipepool_drain(&t->w.pipes);
+    local_addrs_free(&t->w.local_addrs);
     SSL_CTX_free(t->w.upstream_tls);
 }
