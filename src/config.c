@@ -24,6 +24,7 @@ enum key_type {
     KEY_PATH,     /* char[1024]; relative paths in a file are relative to the file */
     KEY_ADDRESS,  /* struct mp_target, "HOST:PORT" (port 0 allowed); "" = unset (host "") */
     KEY_WAN,      /* interface names, repeatable and comma-separated */
+    KEY_CIDRS,    /* struct acl_list, repeatable and comma-separated */
 };
 
 struct key_def {
@@ -105,7 +106,13 @@ static const struct key_def keys[] = {
     {"http", "max_header_bytes", KEY_UINT, "16384", FIELD(max_header_bytes), 1024, 65536, NULL},
     {"http", "pac", KEY_CHOICE, "on", FIELD(pac), 0, 0, switch_names},
     {"auth", "users_file", KEY_PATH, "", FIELD(users_file), 0, 0, NULL},
+    {"acl", "clients", KEY_CIDRS, NULL, FIELD(acl.clients), 0, 0, NULL},
+    {"acl", "deny", KEY_CIDRS, NULL, FIELD(acl.deny), 0, 0, NULL},
+    {"acl", "allow", KEY_CIDRS, NULL, FIELD(acl.allow), 0, 0, NULL},
+    {"acl", "tcp", KEY_CIDRS, NULL, FIELD(acl.tcp), 0, 0, NULL},
+    {"acl", "require_mptcp", KEY_CIDRS, NULL, FIELD(acl.require_mptcp), 0, 0, NULL},
 };
+_Static_assert(ARRAY_LEN(keys) <= 64, "struct config's cli_lists has one bit per key");
 
 /* Used by config_finalize when neither the file nor the command line names one. */
 static const char *const default_listeners[] = {"socks5://127.0.0.1:1080", "http://127.0.0.1:8080"};
@@ -428,11 +435,24 @@ static int set_upstream(struct config *c, const char *value, const struct origin
 
 static void free_listeners(struct config *c)
 {
-    for (size_t i = 0; i < c->n_listeners; i++)
+    for (size_t i = 0; i < c->n_listeners; i++) {
         free(c->listeners[i].users);
+        acl_list_clear(&c->listeners[i].allow);
+    }
     free(c->listeners);
     c->listeners = NULL;
     c->n_listeners = 0;
+}
+
+/* ?allow=CIDR,...: the listener's own client allow-list. */
+static int take_allow_param(struct listener_cfg *l, const struct url_param *p, char *why, size_t cap)
+{
+    char what[WHY_MAX];
+    if (acl_list_parse(&l->allow, p->value, what, sizeof(what)) != 0)
+        return errbuf_fail(why, cap, "parameter 'allow': %s", what);
+    if (l->allow.n == 0)
+        return errbuf_fail(why, cap, "parameter 'allow': expected CIDR[,CIDR...], e.g. 192.168.1.0/24");
+    return 0;
 }
 
 static int listener_param(struct listener_cfg *l, struct url_param *p, const struct origin *o, char *why,
@@ -448,6 +468,8 @@ static int listener_param(struct listener_cfg *l, struct url_param *p, const str
         l->mptcp = p->value[0] == '1';
         return 0;
     }
+    if (strcmp(p->key, "allow") == 0)
+        return take_allow_param(l, p, why, cap);
     bool cert = strcmp(p->key, "cert") == 0;
     if (!cert && strcmp(p->key, "key") != 0)
         return errbuf_fail(why, cap, "unknown parameter '%s'", p->key);
@@ -509,18 +531,23 @@ static int parse_listener(const char *value, const struct origin *o, struct list
 static int add_listener(struct config *c, const char *value, const struct origin *o, char *why, size_t cap)
 {
     struct listener_cfg l;
-    if (parse_listener(value, o, &l, why, cap) != 0)
+    if (parse_listener(value, o, &l, why, cap) != 0) {
+        acl_list_clear(&l.allow);
         return -1;
+    }
     if (o->cli && !c->cli_listeners) {
         free_listeners(c);
         c->cli_listeners = true;
     } else if (!o->cli && c->cli_listeners) {
+        acl_list_clear(&l.allow);
         return 0; /* the command line's listeners win over the file's */
     }
 
     struct listener_cfg *grown = realloc(c->listeners, (c->n_listeners + 1) * sizeof(*grown));
-    if (!grown)
+    if (!grown) {
+        acl_list_clear(&l.allow);
         return errbuf_fail(why, cap, "out of memory");
+    }
     c->listeners = grown;
     c->listeners[c->n_listeners++] = l;
     return 0;
@@ -581,6 +608,28 @@ static int add_wans(struct config *c, const char *value, const struct origin *o,
     return 0;
 }
 
+/* Like listeners, a list set on the command line replaces the file's. */
+static int set_cidrs(struct config *c, const struct key_def *k, const char *value, const struct origin *o,
+                     char *why, size_t cap)
+{
+    struct acl_list *list = field_of(c, k);
+    uint64_t bit = UINT64_C(1) << (k - keys);
+    bool from_cli = (c->cli_lists & bit) != 0;
+    if (o->cli == from_cli)
+        return acl_list_parse(list, value, why, cap); /* adds, or nothing on error */
+    if (from_cli)
+        return 0;
+    struct acl_list replacement = {NULL, 0};
+    if (acl_list_parse(&replacement, value, why, cap) != 0) {
+        acl_list_clear(&replacement);
+        return -1;
+    }
+    acl_list_clear(list);
+    *list = replacement;
+    c->cli_lists |= bit;
+    return 0;
+}
+
 /* Sets one key; on failure writes what is wrong (without the key) into why. */
 static int set_value(struct config *c, const struct key_def *k, const char *value, const struct origin *o,
                      char *why, size_t cap)
@@ -602,6 +651,8 @@ static int set_value(struct config *c, const struct key_def *k, const char *valu
         return set_address(c, k, value, why, cap);
     case KEY_WAN:
         return add_wans(c, value, o, why, cap);
+    case KEY_CIDRS:
+        return set_cidrs(c, k, value, o, why, cap);
     }
     return errbuf_fail(why, cap, "unhandled key type");
 }
@@ -719,7 +770,7 @@ static int on_ini_value(void *user, const char *section, const char *name, const
         return 0;
     }
     unsigned *first = &ld->set_on_line[k - keys];
-    if (k->type != KEY_LISTEN && k->type != KEY_WAN && *first) {
+    if (k->type != KEY_LISTEN && k->type != KEY_WAN && k->type != KEY_CIDRS && *first) {
         snprintf(why, sizeof(why), "duplicate key (first set on line %u)", *first);
         file_error(ld, name, why);
         return 0;
@@ -954,6 +1005,18 @@ static void dump_line(FILE *out, const char *name, const char *value)
         fprintf(out, "%s =\n", name);
 }
 
+/* One line per entry, so no line outgrows inih's buffer; "name =" when empty. */
+static void dump_cidrs(const struct acl_list *l, const char *name, FILE *out)
+{
+    char entry[ACL_CIDR_TEXT_MAX];
+    if (l->n == 0)
+        dump_line(out, name, "");
+    for (size_t i = 0; i < l->n; i++) {
+        acl_cidr_format(&l->v[i], entry, sizeof(entry));
+        dump_line(out, name, entry);
+    }
+}
+
 static void dump_key(const struct config *c, const struct key_def *k, FILE *out)
 {
     char value[1024];
@@ -996,6 +1059,9 @@ static void dump_key(const struct config *c, const struct key_def *k, FILE *out)
         for (size_t i = 0; i < c->n_wan; i++)
             append_list_item(value, sizeof(value), c->wan[i]);
         break;
+    case KEY_CIDRS:
+        dump_cidrs(const_field_of(c, k), k->name, out);
+        return;
     }
     dump_line(out, k->name, value);
 }
@@ -1013,6 +1079,7 @@ void config_dump(const struct config *c, FILE *out)
 void config_free(struct config *c)
 {
     free_listeners(c);
+    acl_config_free(&c->acl);
 }
 
 const char *mptcp_mode_name(enum mptcp_mode m)

@@ -1,10 +1,12 @@
 /* Resolution and Happy Eyeballs connection racing. */
 #include "mpconv/dial.h"
 
+#include <inttypes.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
+#include "mpconv/errmap.h"
 #include "mpconv/log.h"
 #include "mpconv/metrics.h"
 
@@ -16,6 +18,7 @@ struct attempt {
     uv_connect_t req;
     struct dial *dial;
     bool is_mptcp;
+    bool require_mptcp; /* [acl] require_mptcp lists the address */
     bool abandoned;
 };
 
@@ -24,6 +27,8 @@ struct dial {
     dial_done_cb cb;
     void *owner;
     struct mp_target target;
+    enum dial_purpose purpose;
+    uint64_t session_id;
     uv_getaddrinfo_t gai;
     bool resolving;
     uint64_t resolve_start_ns;
@@ -72,22 +77,27 @@ static void abandon_attempt(struct dial *d, int slot)
 }
 
 /* Errors that say more about the destination win over vaguer ones, so the
- * client's answer names the most meaningful failure. */
+ * client's answer names the most meaningful failure. A denied address ranks
+ * lowest: the answer is "denied" only when nothing else was tried. */
 static int error_rank(int err)
 {
     switch (err) {
+    case MPCONV_ERR_MPTCP_REQUIRED:
+        return 7;
     case UV_ECONNREFUSED:
-        return 5;
+        return 6;
     case UV_EHOSTUNREACH:
-        return 4;
+        return 5;
     case UV_ENETUNREACH:
-        return 3;
+        return 4;
     case UV_ETIMEDOUT:
-        return 2;
+        return 3;
+    case MPCONV_ERR_ACL:
+        return 1;
     case 0:
         return 0;
     default:
-        return 1;
+        return 2;
     }
 }
 
@@ -133,15 +143,30 @@ static bool any_attempt_active(const struct dial *d)
     return false;
 }
 
+/* [acl] require_mptcp: a connection that fell back to TCP is refused. */
+static int check_required_mptcp(struct dial *d, struct attempt *a, int fd)
+{
+    unsigned subflows;
+    if (!a->require_mptcp || sock_mptcp_state(fd, a->is_mptcp, &subflows) == MPTCP_STATE_YES)
+        return 0;
+    char addr[64];
+    sockaddr_format((const struct sockaddr *)&d->candidates[slot_of(d, a)], addr, sizeof(addr));
+    log_info("session %" PRIu64 ": %s answered without MPTCP, which require_mptcp demands: closed",
+             d->session_id, addr);
+    return MPCONV_ERR_MPTCP_REQUIRED;
+}
+
 static void on_connect(uv_connect_t *req, int status)
 {
     struct attempt *a = req->data;
     if (a->abandoned)
         return;
     struct dial *d = a->dial;
+    int fd = -1;
+    if (status == 0 && uv_fileno((uv_handle_t *)&a->tcp, &fd) == 0)
+        status = check_required_mptcp(d, a, fd);
     if (status == 0) {
-        int fd;
-        if (uv_fileno((uv_handle_t *)&a->tcp, &fd) == 0)
+        if (fd >= 0)
             sock_tune_connected(fd);
         finish(d, 0, a);
         return;
@@ -155,9 +180,12 @@ static void on_connect(uv_connect_t *req, int status)
 static int open_attempt(struct dial *d, int slot)
 {
     const struct sockaddr *sa = (const struct sockaddr *)&d->candidates[slot];
+    const struct acl_config *acl = d->dialer->acl;
+    bool require_mptcp = acl && acl_list_match(&acl->require_mptcp, sa);
+    bool plain_tcp = acl && !require_mptcp && acl_list_match(&acl->tcp, sa);
     bool is_mptcp;
     int fd = sock_open_upstream(d->dialer->sockets, sa->sa_family, uv_now(d->dialer->loop),
-                                &is_mptcp);
+                                plain_tcp, &is_mptcp);
     if (fd < 0)
         return uv_translate_sys_error(-fd);
 
@@ -168,6 +196,7 @@ static int open_attempt(struct dial *d, int slot)
     }
     a->dial = d;
     a->is_mptcp = is_mptcp;
+    a->require_mptcp = require_mptcp;
     a->req.data = a;
     uv_tcp_init(d->dialer->loop, &a->tcp);
     d->attempts[slot] = a;
@@ -211,11 +240,43 @@ static void on_deadline(uv_timer_t *t)
     finish(t->data, UV_ETIMEDOUT, NULL);
 }
 
-/* Orders addresses per RFC 8305 section 4: alternate families, starting with
- * the family of the resolver's first (preferred) answer. */
+bool dial_destination_allowed(const struct dialer *dialer, const struct mp_target *target,
+                              const struct sockaddr *addr, uint64_t session_id)
+{
+    if (!dialer->acl)
+        return true;
+    const struct acl_list *own =
+        dialer->local ? local_addrs_get(dialer->local, uv_now(dialer->loop)) : NULL;
+    if (acl_destination_allowed(dialer->acl, own, addr))
+        return true;
+    char text[64];
+    sockaddr_format(addr, text, sizeof(text));
+    if (target->kind == TARGET_NAME)
+        log_info("session %" PRIu64 ": %s (%s) denied by the destination ACL", session_id, text,
+                 target->host);
+    else
+        log_info("session %" PRIu64 ": %s denied by the destination ACL", session_id, text);
+    return false;
+}
+
+/* A resolved address with the target's port, if the ACL lets it be dialled. */
+static bool take_address(struct dial *d, const struct addrinfo *ai, struct sockaddr_storage *out)
+{
+    memset(out, 0, sizeof(*out));
+    memcpy(out, ai->ai_addr, ai->ai_addrlen);
+    ((struct sockaddr_in *)out)->sin_port = htons(d->target.port);
+    if (d->purpose == DIAL_PARENT ||
+        dial_destination_allowed(d->dialer, &d->target, (const struct sockaddr *)out, d->session_id))
+        return true;
+    record_error(d, MPCONV_ERR_ACL);
+    return false;
+}
+
+/* Orders the allowed addresses per RFC 8305 section 4: alternate families,
+ * starting with the family of the resolver's first (preferred) answer. */
 static void take_candidates(struct dial *d, const struct addrinfo *res)
 {
-    const struct addrinfo *by_family[2][DIAL_MAX_CANDIDATES];
+    struct sockaddr_storage by_family[2][DIAL_MAX_CANDIDATES];
     int count[2] = {0, 0};
     int first_family = res ? res->ai_family : AF_INET;
 
@@ -223,17 +284,14 @@ static void take_candidates(struct dial *d, const struct addrinfo *res)
         if (ai->ai_family != AF_INET && ai->ai_family != AF_INET6)
             continue;
         int k = ai->ai_family == first_family ? 0 : 1;
-        if (count[k] < DIAL_MAX_CANDIDATES)
-            by_family[k][count[k]++] = ai;
+        if (count[k] < DIAL_MAX_CANDIDATES && take_address(d, ai, &by_family[k][count[k]]))
+            count[k]++;
     }
     int n = 0;
     for (int i = 0; n < DIAL_MAX_CANDIDATES && (i < count[0] || i < count[1]); i++)
         for (int k = 0; k < 2 && n < DIAL_MAX_CANDIDATES; k++)
-            if (i < count[k]) {
-                memcpy(&d->candidates[n], by_family[k][i]->ai_addr, by_family[k][i]->ai_addrlen);
-                ((struct sockaddr_in *)&d->candidates[n])->sin_port = htons(d->target.port);
-                n++;
-            }
+            if (i < count[k])
+                d->candidates[n++] = by_family[k][i];
     d->n_candidates = n;
 }
 
@@ -256,7 +314,7 @@ static void on_resolved(uv_getaddrinfo_t *req, int status, struct addrinfo *res)
     take_candidates(d, res);
     uv_freeaddrinfo(res);
     if (d->n_candidates == 0) {
-        finish(d, UV_EAI_NODATA, NULL);
+        finish(d, d->best_error ? d->best_error : UV_EAI_NODATA, NULL);
         return;
     }
     start_next_attempt(d);
@@ -267,9 +325,23 @@ static void on_first_attempt(uv_timer_t *t)
     start_next_attempt(t->data);
 }
 
-struct dial *dial_start(const struct dialer *dialer, const struct mp_target *target,
+/* An IP literal is the only candidate, if the ACL allows it. */
+static void take_literal(struct dial *d)
+{
+    const struct sockaddr *addr = (const struct sockaddr *)&d->target.addr;
+    if (d->purpose == DIAL_DESTINATION &&
+        !dial_destination_allowed(d->dialer, &d->target, addr, d->session_id)) {
+        record_error(d, MPCONV_ERR_ACL);
+        return;
+    }
+    memcpy(&d->candidates[0], &d->target.addr, sizeof(d->target.addr));
+    d->n_candidates = 1;
+}
+
+struct dial *dial_start(const struct dialer *dialer, const struct dial_request *req,
                         dial_done_cb cb, void *owner)
 {
+    const struct mp_target *target = req->target;
     struct dial *d = calloc(1, sizeof(*d));
     if (!d)
         return NULL;
@@ -277,6 +349,8 @@ struct dial *dial_start(const struct dialer *dialer, const struct mp_target *tar
     d->cb = cb;
     d->owner = owner;
     d->target = *target;
+    d->purpose = req->purpose;
+    d->session_id = req->session_id;
     uv_timer_init(dialer->loop, &d->stagger);
     uv_timer_init(dialer->loop, &d->deadline);
     d->stagger.data = d->deadline.data = d->gai.data = d;
@@ -284,8 +358,7 @@ struct dial *dial_start(const struct dialer *dialer, const struct mp_target *tar
     uv_timer_start(&d->deadline, on_deadline, dialer->connect_timeout_ms, 0);
 
     if (target->kind != TARGET_NAME) {
-        memcpy(&d->candidates[0], &target->addr, sizeof(target->addr));
-        d->n_candidates = 1;
+        take_literal(d);
         /* Start from the loop, so the callback never runs inside dial_start. */
         uv_timer_start(&d->stagger, on_first_attempt, 0, 0);
         return d;

@@ -32,7 +32,9 @@ static const struct err_row rows[] = {
     {UV_EAFNOSUPPORT, S5_REP_ATYP_UNSUPPORTED, 502, "family-unsupported"},
     {UV_EACCES, S5_REP_NOT_ALLOWED, 403, "not-allowed"},
     {UV_EPERM, S5_REP_NOT_ALLOWED, 403, "not-allowed"},
-    {MPCONV_ERR_ACL, S5_REP_NOT_ALLOWED, 403, "acl"},
+    {MPCONV_ERR_ACL, S5_REP_NOT_ALLOWED, 403, "denied"},
+    {MPCONV_ERR_CLIENT_DENIED, S5_REP_NOT_ALLOWED, 403, "client-denied"},
+    {MPCONV_ERR_MPTCP_REQUIRED, S5_REP_GENERAL_FAILURE, 502, "mptcp-required"},
     {MPCONV_ERR_PARENT_AUTH, S5_REP_NOT_ALLOWED, 502, "parent-auth-failed"},
     {MPCONV_ERR_PARENT_PROTO, S5_REP_GENERAL_FAILURE, 502, "parent-protocol-error"},
     {MPCONV_ERR_PARENT_TLS, S5_REP_GENERAL_FAILURE, 502, "parent-tls-failed"},
@@ -112,6 +114,10 @@ const char *errmap_describe(int err, char *buf, size_t cap)
         snprintf(buf, cap, "TLS to the parent proxy failed");
     else if (err == MPCONV_ERR_ACL)
         snprintf(buf, cap, "the destination is not allowed");
+    else if (err == MPCONV_ERR_CLIENT_DENIED)
+        snprintf(buf, cap, "this client is not allowed to use the proxy");
+    else if (err == MPCONV_ERR_MPTCP_REQUIRED)
+        snprintf(buf, cap, "the destination did not accept Multipath TCP, which is required for it");
     else
         snprintf(buf, cap, "%s", uv_strerror(err));
     return buf;

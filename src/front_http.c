@@ -26,6 +26,14 @@ static void send_error(struct session *s, int status, const char *detail, const 
     session_reply(s, buf, n, true, reason);
 }
 
+static void refuse_denied_client(struct session *s)
+{
+    char why[128];
+    send_error(s, errmap_http_status(MPCONV_ERR_CLIENT_DENIED),
+               errmap_describe(MPCONV_ERR_CLIENT_DENIED, why, sizeof(why)),
+               errmap_reason(MPCONV_ERR_CLIENT_DENIED));
+}
+
 static bool slice_is(struct http_slice s, const char *word)
 {
     return s.n == strlen(word) && memcmp(s.p, word, s.n) == 0;
@@ -105,6 +113,10 @@ static void http_on_data(struct session *s)
         return;
     }
     s->requests++;
+    if (s->client_denied) { /* before the password check, which would tell a right one apart */
+        refuse_denied_client(s);
+        return;
+    }
     if (front_pac_answer(s, &req))
         return;
     if (!authorized(s, &req)) {

@@ -15,6 +15,20 @@ static void send_reply_and_close(struct session *s, uint8_t code, const char *re
     session_reply(s, reply, n, true, reason);
 }
 
+/* A client that is not on the allow-list is answered 0x02 to its request
+ * whatever its password, so it gets no-auth when it offers it and its
+ * password is never checked: the answer must not tell a right one apart. */
+static uint8_t choose_method(const struct session *s, const struct s5_greeting *g)
+{
+    if (s->client_denied)
+        return g->offers_no_auth ? S5_METHOD_NO_AUTH
+               : g->offers_userpass ? S5_METHOD_USERPASS
+                                    : S5_METHOD_UNACCEPTABLE;
+    if (session_needs_auth(s))
+        return g->offers_userpass ? S5_METHOD_USERPASS : S5_METHOD_UNACCEPTABLE;
+    return g->offers_no_auth ? S5_METHOD_NO_AUTH : S5_METHOD_UNACCEPTABLE;
+}
+
 /* Each step returns true when it consumed a complete message and the next
  * phase may look at the remaining bytes. */
 static bool on_greeting(struct session *s)
@@ -30,15 +44,14 @@ static bool on_greeting(struct session *s)
         return false;
     }
     session_consume(s, used);
-    if (session_needs_auth(s) ? !g.offers_userpass : !g.offers_no_auth) {
+    uint8_t method = choose_method(s, &g);
+    if (method == S5_METHOD_UNACCEPTABLE) {
         session_reply(s, out, s5_encode_method(out, S5_METHOD_UNACCEPTABLE), true,
                       "socks5-no-acceptable-method");
         return false;
     }
-    bool auth = session_needs_auth(s);
-    session_reply(s, out, s5_encode_method(out, auth ? S5_METHOD_USERPASS : S5_METHOD_NO_AUTH),
-                  false, NULL);
-    s->phase = auth ? PHASE_AUTH : PHASE_REQUEST;
+    session_reply(s, out, s5_encode_method(out, method), false, NULL);
+    s->phase = method == S5_METHOD_USERPASS ? PHASE_AUTH : PHASE_REQUEST;
     return true;
 }
 
@@ -55,7 +68,7 @@ static bool on_auth(struct session *s)
         return false;
     }
     session_consume(s, used);
-    bool ok = session_check_user(s, up.user, up.user_len, up.pass, up.pass_len);
+    bool ok = s->client_denied || session_check_user(s, up.user, up.user_len, up.pass, up.pass_len);
     session_reply(s, out, s5_encode_auth_status(out, ok), !ok, "auth-failed");
     if (!ok)
         return false;

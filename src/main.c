@@ -11,7 +11,8 @@
 
 static const char usage[] =
     "usage: mpconv [-c FILE] [-l URL]... [-u URL] [--mptcp auto|on|off]\n"
-    "              [--log-level LEVEL] [--metrics HOST:PORT] [-t] [-V] [-h]\n"
+    "              [--log-level LEVEL] [--metrics HOST:PORT] [-o SECTION.KEY=VALUE]...\n"
+    "              [-t] [-V] [-h]\n"
     "       mpconv check [-c FILE] [--wan IFNAME]... [--connect HOST:PORT]\n"
     "  -c, --config FILE    INI configuration (see mpconv.conf(5))\n"
     "  -l, --listen URL     add a LAN listener (repeatable):\n"
@@ -23,10 +24,16 @@ static const char usage[] =
     "                       on: refuse to start without MPTCP; off: plain TCP\n"
     "      --log-level L    error | warn | info (default) | debug\n"
     "      --metrics H:P    serve /metrics (Prometheus) and /status (JSON) over HTTP\n"
+    "  -o, --set SECTION.KEY=VALUE\n"
+    "                       set any configuration key (repeatable), e.g.\n"
+    "                       -o timeouts.idle=60 -o acl.allow=192.168.1.0/24;\n"
+    "                       a list key given here replaces the file's list\n"
     "  -t, --test           check the configuration, print the effective settings, exit\n"
     "  -V, --version        print the version\n"
     "  -h, --help           this text\n"
     "Without -l or a config file: socks5://127.0.0.1:1080 and http://127.0.0.1:8080.\n"
+    "Destinations on loopback and this host's own addresses are refused unless\n"
+    "[acl] allow lists them (e.g. -o acl.allow=127.0.0.1).\n"
     "mpconv check: is this host set up for MPTCP over every WAN? (mpconv check -h)\n";
 
 static const char check_usage[] =
@@ -42,14 +49,43 @@ static const char check_usage[] =
     "Exit status: 0 nothing found that prevents MPTCP or aggregation (warnings\n"
     "allowed), 1 something does (a FAIL line), 2 usage or configuration error.\n";
 
+struct setting {
+    const char *key; /* "section.key" */
+    const char *value;
+    char *owned_key; /* the key split from an -o argument */
+};
+
 struct cli {
     const char *config_file;
     const char **listen;
     size_t n_listen;
-    const char *settings[4][2]; /* key, value: one per option below */
+    struct setting *settings; /* in command-line order, applied after the file */
     size_t n_settings;
     int test_only;
 };
+
+/* "-o SECTION.KEY=VALUE". */
+static int add_override(struct cli *cli, const char *arg)
+{
+    const char *eq = strchr(arg, '=');
+    if (!eq || eq == arg) {
+        fprintf(stderr, "mpconv: -o expects SECTION.KEY=VALUE, got '%s'\n%s", arg, usage);
+        return 2;
+    }
+    char *key = strndup(arg, (size_t)(eq - arg));
+    if (!key)
+        return 1;
+    cli->settings[cli->n_settings++] = (struct setting){key, eq + 1, key};
+    return 0;
+}
+
+static void cli_free(struct cli *cli)
+{
+    for (size_t i = 0; i < cli->n_settings; i++)
+        free(cli->settings[i].owned_key);
+    free(cli->settings);
+    free(cli->listen);
+}
 
 static int parse_args(int argc, char **argv, struct cli *cli)
 {
@@ -57,15 +93,16 @@ static int parse_args(int argc, char **argv, struct cli *cli)
         {"config", required_argument, NULL, 'c'},   {"listen", required_argument, NULL, 'l'},
         {"upstream", required_argument, NULL, 'u'}, {"mptcp", required_argument, NULL, 'm'},
         {"log-level", required_argument, NULL, 'L'}, {"metrics", required_argument, NULL, 'M'},
-        {"test", no_argument, NULL, 't'},           {"version", no_argument, NULL, 'V'},
-        {"help", no_argument, NULL, 'h'},
+        {"set", required_argument, NULL, 'o'},      {"test", no_argument, NULL, 't'},
+        {"version", no_argument, NULL, 'V'},        {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
     };
     cli->listen = calloc((size_t)argc, sizeof(*cli->listen));
-    if (!cli->listen)
+    cli->settings = calloc((size_t)argc, sizeof(*cli->settings));
+    if (!cli->listen || !cli->settings)
         return 1;
     int opt;
-    while ((opt = getopt_long(argc, argv, "c:l:u:tVh", options, NULL)) != -1) {
+    while ((opt = getopt_long(argc, argv, "c:l:u:o:tVh", options, NULL)) != -1) {
         const char *key = NULL;
         switch (opt) {
         case 'c':
@@ -86,6 +123,10 @@ static int parse_args(int argc, char **argv, struct cli *cli)
         case 'M':
             key = "mpconv.metrics";
             break;
+        case 'o':
+            if (add_override(cli, optarg) != 0)
+                return 2;
+            break;
         case 't':
             cli->test_only = 1;
             break;
@@ -99,10 +140,8 @@ static int parse_args(int argc, char **argv, struct cli *cli)
             fputs(usage, stderr);
             return 2;
         }
-        if (key && cli->n_settings < sizeof(cli->settings) / sizeof(cli->settings[0])) {
-            cli->settings[cli->n_settings][0] = key;
-            cli->settings[cli->n_settings++][1] = optarg;
-        }
+        if (key)
+            cli->settings[cli->n_settings++] = (struct setting){key, optarg, NULL};
     }
     if (optind < argc) {
         fprintf(stderr, "mpconv: unexpected argument '%s'\n%s", argv[optind], usage);
@@ -120,7 +159,7 @@ static int build_config(const struct cli *cli, struct config *cfg, char *err, si
     for (size_t i = 0; rc == 0 && i < cli->n_listen; i++)
         rc = config_add_listener_url(cfg, cli->listen[i], err, cap);
     for (size_t i = 0; rc == 0 && i < cli->n_settings; i++)
-        rc = config_set(cfg, cli->settings[i][0], cli->settings[i][1], err, cap);
+        rc = config_set(cfg, cli->settings[i].key, cli->settings[i].value, err, cap);
     if (rc == 0)
         rc = config_finalize(cfg, err, cap);
     if (rc != 0)
@@ -208,6 +247,6 @@ int main(int argc, char **argv)
     } else if (status == 0) {
         status = daemon_run(&cfg, reload_config, &cli); /* takes cfg */
     }
-    free(cli.listen);
+    cli_free(&cli);
     return status;
 }

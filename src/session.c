@@ -391,7 +391,6 @@ static void on_dialed(void *owner, int status, uv_tcp_t *conn, bool is_mptcp)
     s->front->on_dialed(s, status);
 }
 
-/* Connects to the target, or to the parent proxy that will. */
 static void remember_target(struct session *s)
 {
     char text[TARGET_HOST_MAX + 16];
@@ -400,14 +399,36 @@ static void remember_target(struct session *s)
     s->target_text = strdup(text);
 }
 
+/* Refusals decided before any connection. Through a parent mpconv does not
+ * resolve names, so only an IP-literal target can be checked here (the
+ * parent applies its own ACL); a direct dial checks every address itself. */
+static int refusal_before_dial(struct session *s)
+{
+    if (s->client_denied)
+        return MPCONV_ERR_CLIENT_DENIED;
+    const struct mp_target *t = s->target;
+    if (via_parent(s) && t->kind != TARGET_NAME &&
+        !dial_destination_allowed(&s->worker->dialer, t, (const struct sockaddr *)&t->addr, s->id))
+        return MPCONV_ERR_ACL;
+    return 0;
+}
+
 void session_dial(struct session *s)
 {
     s->state = SESSION_DIALING;
     remember_target(s);
     stream_read_stop(s->client);
-    const struct mp_target *first_hop =
-        via_parent(s) ? &s->gen->cfg.upstream.url.host : s->target;
-    s->dial = dial_start(&s->worker->dialer, first_hop, on_dialed, s);
+    int refused = refusal_before_dial(s);
+    if (refused) {
+        s->front->on_dialed(s, refused);
+        return;
+    }
+    const struct dial_request req = {
+        .target = via_parent(s) ? &s->gen->cfg.upstream.url.host : s->target,
+        .purpose = via_parent(s) ? DIAL_PARENT : DIAL_DESTINATION,
+        .session_id = s->id,
+    };
+    s->dial = dial_start(&s->worker->dialer, &req, on_dialed, s);
     if (!s->dial)
         s->front->on_dialed(s, UV_ENOMEM);
 }
@@ -536,14 +557,48 @@ bool session_check_user(const struct session *s, const char *user, size_t user_l
 
 /* --- accept --- */
 
-static void describe_peer(struct session *s)
+static void describe_peer(struct session *s, struct sockaddr_storage *peer)
 {
-    struct sockaddr_storage ss;
-    int len = sizeof(ss);
-    if (uv_tcp_getpeername(&s->client_tcp, (struct sockaddr *)&ss, &len) == 0)
-        sockaddr_format((struct sockaddr *)&ss, s->client_addr, sizeof(s->client_addr));
+    int len = sizeof(*peer);
+    memset(peer, 0, sizeof(*peer));
+    if (uv_tcp_getpeername(&s->client_tcp, (struct sockaddr *)peer, &len) == 0)
+        sockaddr_format((struct sockaddr *)peer, s->client_addr, sizeof(s->client_addr));
     else
         snprintf(s->client_addr, sizeof(s->client_addr), "?");
+}
+
+/* The listener's ?allow=, else [acl] clients (empty: everyone). */
+static bool client_allowed(const struct session *s, const struct sockaddr *peer)
+{
+    const struct listener_cfg *l = s->lcfg;
+    return acl_client_allowed(l->allow.n > 0 ? &l->allow : &s->gen->cfg.acl.clients, peer);
+}
+
+/* Where the protocol has an answer for "not allowed" (SOCKS5 0x02, HTTP 403)
+ * the client gets it in reply to its request. TLS and transparent listeners
+ * close at once: no TLS handshake is spent on a denied client, and a
+ * transparent client has nobody to hear an answer. */
+static bool answer_denied_client(const struct session *s)
+{
+    enum listener_kind kind = s->lcfg->kind;
+    return !s->listener->tls && (kind == LISTEN_SOCKS5 || kind == LISTEN_HTTP || kind == LISTEN_MIXED);
+}
+
+/* Names the client and applies the client allow-list; false when the
+ * client was closed at once. */
+static bool admit_client(struct session *s)
+{
+    struct sockaddr_storage peer;
+    describe_peer(s, &peer);
+    if (client_allowed(s, (const struct sockaddr *)&peer))
+        return true;
+    if (answer_denied_client(s)) {
+        s->client_denied = true;
+        return true;
+    }
+    s->reset_client = true;
+    session_close(s, errmap_reason(MPCONV_ERR_CLIENT_DENIED));
+    return false;
 }
 
 static void start_front(struct session *s)
@@ -622,7 +677,8 @@ void session_accept(struct worker *w, struct listener *l, uv_stream_t *server)
     s->listener_metrics = l->metrics;
     metrics_session_opened(s->listener_metrics);
     uv_tcp_nodelay(&s->client_tcp, 1);
-    describe_peer(s);
+    if (!admit_client(s))
+        return;
     int fd = -1;
     uv_fileno((uv_handle_t *)&s->client_tcp, &fd);
     if (fd >= 0 && (uint64_t)fd >= w->fd_limit - w->fd_limit / 16)

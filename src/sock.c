@@ -103,9 +103,10 @@ static void note_refusal(struct sock_factory *f, int err, uint64_t now_ms)
     f->reprobe_at_ms = now_ms + REPROBE_INTERVAL_MS;
 }
 
-int sock_open_upstream(struct sock_factory *f, int family, uint64_t now_ms, bool *is_mptcp)
+int sock_open_upstream(struct sock_factory *f, int family, uint64_t now_ms, bool plain_tcp,
+                       bool *is_mptcp)
 {
-    if (want_mptcp(f, now_ms)) {
+    if (!plain_tcp && want_mptcp(f, now_ms)) {
         int fd = open_stream(family, IPPROTO_MPTCP);
         if (fd >= 0) {
             if (f->kernel_refused)

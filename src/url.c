@@ -270,6 +270,6 @@ void url_format_redacted(const struct proxy_url *u, char *out, size_t cap)
         put(&b, i == 0 ? "?" : "&");
         put(&b, u->params[i].key);
         put(&b, "=");
-        put_escaped(&b, u->params[i].value, "/:"); /* file names stay readable */
+        put_escaped(&b, u->params[i].value, "/:,"); /* file names and CIDR lists stay readable */
     }
 }

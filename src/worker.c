@@ -73,6 +73,7 @@ static void use_generation(struct worker *w, struct config_gen *gen)
     w->sockets.mode = gen->cfg.mptcp;
     w->sockets.mark = gen->cfg.mark;
     w->dialer.connect_timeout_ms = gen->cfg.connect_timeout_ms;
+    w->dialer.acl = &gen->cfg.acl; /* dials started from now on */
     config_gen_unref(old);
 }
 
@@ -188,7 +189,8 @@ int worker_prepare(struct worker_thread *t, struct worker_update *first, struct 
     struct rlimit nofile;
     t->w.fd_limit = getrlimit(RLIMIT_NOFILE, &nofile) == 0 ? nofile.rlim_cur : UINT32_MAX;
     t->w.metrics = metrics;
-    t->w.dialer = (struct dialer){.loop = &t->loop, .sockets = &t->w.sockets, .metrics = metrics};
+    t->w.dialer = (struct dialer){.loop = &t->loop, .sockets = &t->w.sockets, .metrics = metrics,
+                                  .local = &t->w.local_addrs};
     sock_factory_init(&t->w.sockets, first->gen->cfg.mptcp, first->gen->cfg.mark);
     size_t wanted = first->gen->cfg.n_listeners;
     if (apply_update(t, first) != 0) {
@@ -238,4 +240,5 @@ void worker_release(struct worker_thread *t, bool started)
     config_gen_unref(t->w.gen);
     bufpool_drain(&t->w.pool);
     pipepool_drain(&t->w.pipes);
+    local_addrs_free(&t->w.local_addrs);
 }

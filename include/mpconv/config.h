@@ -9,6 +9,7 @@
 #include <stdint.h>
 #include <stdio.h>
 
+#include "mpconv/acl.h"
 #include "mpconv/url.h"
 
 enum mptcp_mode { MPTCP_MODE_AUTO, MPTCP_MODE_ON, MPTCP_MODE_OFF };
@@ -46,6 +47,7 @@ struct listener_cfg {
     char cert_file[CONFIG_PATH_MAX]; /* ?cert=FILE (PEM chain), required with tls */
     char key_file[CONFIG_PATH_MAX];  /* ?key=FILE (PEM), required with tls */
     struct mp_target forward_to;     /* forward:// only: from the URL path "TARGET:PORT" */
+    struct acl_list allow;           /* ?allow=CIDR,...: client allow-list; empty = [acl] clients */
 };
 
 /* Where connections go: straight to the destination, or through a parent
@@ -76,9 +78,11 @@ struct config {
     uint32_t max_header_bytes;     /* [http] max_header_bytes */
     enum switch_state pac;         /* [http] pac: serve /proxy.pac on HTTP listeners */
     char users_file[1024];         /* [auth] users_file, "" when unset */
+    struct acl_config acl;         /* [acl] */
     char source[1024];             /* file the config came from, "" for built-in */
     bool cli_listeners;            /* listeners came from the command line; the file's are ignored */
     bool cli_wan;                  /* likewise for wan interfaces */
+    uint64_t cli_lists;            /* list keys (bit = key index) the command line set; the file's are ignored */
 };
 
 /* Built-in defaults, no listeners yet. */
@@ -89,7 +93,8 @@ void config_init(struct config *c);
 int config_load_file(struct config *c, const char *path, char *err, size_t err_cap);
 
 /* Command-line equivalents (the CLI wins over the file). "-l" URLs given on
- * the command line replace the file's listeners: the first call clears them. */
+ * the command line replace the file's listeners, and list keys ([acl]) the
+ * file's list: the first call for such a key clears it, later ones add. */
 int config_add_listener_url(struct config *c, const char *url, char *err, size_t err_cap);
 int config_set(struct config *c, const char *key, const char *value, char *err, size_t err_cap);
 

@@ -7,10 +7,12 @@
 #include <stdint.h>
 
 /* Dial failures that are not system errors. */
-#define MPCONV_ERR_ACL (-100000)           /* destination refused by policy */
+#define MPCONV_ERR_ACL (-100000)           /* every address of the destination refused by the ACL */
 #define MPCONV_ERR_PARENT_AUTH (-100001)   /* the parent refused our method or credentials */
 #define MPCONV_ERR_PARENT_PROTO (-100002)  /* the parent's answer was malformed */
 #define MPCONV_ERR_PARENT_TLS (-100003)    /* TLS to the parent failed (e.g. certificate) */
+#define MPCONV_ERR_MPTCP_REQUIRED (-100004) /* [acl] require_mptcp, but the connection fell back to TCP */
+#define MPCONV_ERR_CLIENT_DENIED (-100005) /* the client's address is not on the listener's allow-list */
 /* The parent answered with a refusal: its SOCKS5 reply code or HTTP status. */
 #define MPCONV_ERR_PARENT_SOCKS5(rep) (-200000 - (int)(rep))
 #define MPCONV_ERR_PARENT_HTTP(status) (-300000 - (int)(status))

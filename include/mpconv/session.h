@@ -26,6 +26,7 @@ struct worker {
     struct config_gen *gen;   /* the configuration new sessions start with */
     const struct config *cfg; /* &gen->cfg */
     struct sock_factory sockets;
+    struct local_addrs local_addrs; /* for the destination ACL */
     struct dialer dialer;
     struct bufpool pool;
     struct pipepool pipes;
@@ -115,6 +116,7 @@ struct session {
     bool reset_upstream; /* close the upstream with RST (the client aborted) */
     bool client_mptcp;   /* the client connected with MPTCP (MPTCP listeners) */
     bool subflows_sampled; /* subflow counts read for this upstream connection */
+    bool client_denied;  /* not on the client allow-list: answered "not allowed", never dialled */
     unsigned client_subflows;
     int open_handles;
     uint64_t bytes_up;  /* totals of relays already finished (HTTP keep-alive) */
@@ -149,7 +151,9 @@ void session_accept(struct worker *w, struct listener *l, uv_stream_t *server);
 /* Handshake helpers for front-ends. */
 void session_consume(struct session *s, size_t n);   /* drop n handshake bytes */
 void session_read_client(struct session *s);          /* (re)start handshake reads */
-void session_dial(struct session *s);                 /* connect to s->target */
+/* Connects to s->target (or the parent proxy that will), unless the client
+ * or the target is denied: then on_dialed gets the error at once. */
+void session_dial(struct session *s);
 /* Writes data (copied) to the client; then closes with reason when
  * close_after, or does nothing more. */
 void session_reply(struct session *s, const void *data, size_t len, bool close_after,

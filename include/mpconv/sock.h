@@ -33,8 +33,10 @@ struct sock_factory {
 void sock_factory_init(struct sock_factory *f, enum mptcp_mode mode, uint32_t mark);
 
 /* Opens a non-blocking, close-on-exec stream socket for family. Returns the
- * fd (and *is_mptcp), or -errno. now_ms drives the re-probe after refusals. */
-int sock_open_upstream(struct sock_factory *f, int family, uint64_t now_ms, bool *is_mptcp);
+ * fd (and *is_mptcp), or -errno. now_ms drives the re-probe after refusals.
+ * plain_tcp: TCP whatever the mode ([acl] tcp destinations). */
+int sock_open_upstream(struct sock_factory *f, int family, uint64_t now_ms, bool plain_tcp,
+                       bool *is_mptcp);
 
 /* Can upstream sockets carry this SO_MARK (needs CAP_NET_ADMIN)? 0 or -errno. */
 int sock_probe_mark(uint32_t mark);

@@ -1,15 +1,20 @@
-/* libFuzzer harness for src/url.c and src/addr.c.
+/* libFuzzer harness for src/url.c, src/addr.c and src/acl.c.
  *
  * The input, made a C string, goes to url_parse. A URL that parses is
  * formatted redacted; that text must parse back to the same URL (with
  * "***" as the password), and shorter buffers must get a NUL-terminated
  * prefix of it. The raw bytes also go to target_parse_hostport (with and
  * without a default port), whose result must survive target_format and a
- * second parse. */
+ * second parse. The same text is a CIDR list for acl_list_parse: a list
+ * that fails is left as it was, and every entry of one that parses formats
+ * to text that parses back to the same entry and matches its own network
+ * address. */
 #include "fuzz.h"
 
+#include <netinet/in.h>
 #include <string.h>
 
+#include "mpconv/acl.h"
 #include "mpconv/target.h"
 #include "mpconv/url.h"
 
@@ -86,6 +91,49 @@ static void check_hostport(const char *s, size_t len, uint16_t default_port)
     }
 }
 
+static bool same_entry(const struct acl_cidr *a, const struct acl_cidr *b)
+{
+    return a->family == b->family && a->prefix == b->prefix && memcmp(a->addr, b->addr, sizeof(a->addr)) == 0;
+}
+
+/* The network address of an entry as a socket address. */
+static void network_of(const struct acl_cidr *c, struct sockaddr_storage *ss)
+{
+    memset(ss, 0, sizeof(*ss));
+    ss->ss_family = (sa_family_t)c->family;
+    if (c->family == AF_INET)
+        memcpy(&((struct sockaddr_in *)ss)->sin_addr, c->addr, 4);
+    else
+        memcpy(&((struct sockaddr_in6 *)ss)->sin6_addr, c->addr, 16);
+}
+
+static void check_cidr_list(const char *s)
+{
+    char why[512];
+    struct acl_list l = {NULL, 0}, back = {NULL, 0};
+    FUZZ_CHECK(acl_list_parse(&l, "192.0.2.0/24", why, sizeof(why)) == 0 && l.n == 1);
+    memset(why, 0, sizeof(why));
+    if (acl_list_parse(&l, s, why, sizeof(why)) != 0) {
+        FUZZ_CHECK(l.n == 1 && why[0] != '\0' && memchr(why, '\0', sizeof(why)));
+        acl_list_clear(&l);
+        return;
+    }
+    for (size_t i = 1; i < l.n; i++) {
+        const struct acl_cidr *c = &l.v[i];
+        FUZZ_CHECK(c->family == AF_INET || c->family == AF_INET6);
+        FUZZ_CHECK(c->prefix <= (c->family == AF_INET ? 32u : 128u));
+        char text[ACL_CIDR_TEXT_MAX];
+        acl_cidr_format(c, text, sizeof(text));
+        FUZZ_CHECK(acl_list_parse(&back, text, why, sizeof(why)) == 0 && back.n == 1);
+        FUZZ_CHECK(same_entry(&back.v[0], c));
+        acl_list_clear(&back);
+        struct sockaddr_storage net;
+        network_of(c, &net);
+        FUZZ_CHECK(acl_list_match(&l, (const struct sockaddr *)&net));
+    }
+    acl_list_clear(&l);
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
     if (size >= sizeof(text))
@@ -96,6 +144,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     check_url(text, size ? data[size - 1] : 0);
     check_hostport(text, size, 0);
     check_hostport(text, size, 1080);
+    check_cidr_list(text);
 
     uint16_t port;
     if (port_parse(text, size, &port) == 0)

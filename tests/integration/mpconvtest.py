@@ -20,6 +20,7 @@ import argparse
 import atexit
 import base64
 import calendar
+import ctypes
 import hashlib
 import os
 import random
@@ -842,8 +843,22 @@ def wrapper_error_exitcode(wrapper):
     return None
 
 
+# mpconv refuses loopback destinations by default ([acl]); the origins of
+# these tests live there, so every daemon allows them unless told otherwise.
+LOOPBACK_ALLOW = ("127.0.0.0/8", "::1")
+
+
+def acl_allow_args(cidrs=LOOPBACK_ALLOW):
+    """["-o", "acl.allow=A,B"] for a daemon's command line ([] for none)."""
+    return ["-o", "acl.allow=" + ",".join(cidrs)] if cidrs else []
+
+
 class Daemon:
     """Runs mpconv; stderr is collected line by line.
+
+    acl_allow: destinations allowed despite the built-in deny set, passed as
+    "-o acl.allow=..." after args (it replaces the config file's [acl] allow);
+    default LOOPBACK_ALLOW, None or () for mpconv's own default (test_acl.py).
 
     MPCONV_WRAPPER (env) prefixes the command, e.g. "valgrind --error-exitcode=99
     ...". A wrapped daemon (or one started with check_exit=True) must exit 0 when
@@ -856,7 +871,8 @@ class Daemon:
     exit_problems = []
 
     def __init__(self, args, config=None, netns=None, case_scoped=True, wait=True,
-                 n_listeners=None, timeout=15, nofile=None, check_exit=None):
+                 n_listeners=None, timeout=15, nofile=None, check_exit=None,
+                 acl_allow=LOOPBACK_ALLOW):
         self.tmp = tempfile.mkdtemp(prefix="mpc-it-")
         self.config_path = None
         self.wrapper = daemon_wrapper()
@@ -870,7 +886,7 @@ class Daemon:
             with open(self.config_path, "w") as f:
                 f.write(config)
             cmd += ["-c", self.config_path]
-        cmd += list(args)
+        cmd += list(args) + acl_allow_args(acl_allow)
         if nofile is not None:
             cmd = ["prlimit", f"--nofile={nofile}:{nofile}", "--"] + cmd
         if netns:
@@ -1486,6 +1502,38 @@ def netns_delete(name):
 def netns_exec(name, args, timeout=30):
     return subprocess.run(["ip", "netns", "exec", name] + list(args), capture_output=True,
                           timeout=timeout)
+
+
+_CLONE_NEWNET = 0x40000000
+
+
+def netns_socket(name, family=socket.AF_INET, proto=0):
+    """A stream socket made inside netns `name`; use it from any thread (a
+    socket stays in the namespace it was made in). setns() runs in a thread
+    of its own that ends right after, so no other thread changes namespace."""
+    libc = ctypes.CDLL(None, use_errno=True)
+    out = {}
+
+    def make():
+        try:
+            fd = os.open(f"/run/netns/{name}", os.O_RDONLY | os.O_CLOEXEC)
+            try:
+                if libc.setns(fd, _CLONE_NEWNET) != 0:
+                    err = ctypes.get_errno()
+                    raise OSError(err, f"setns({name}): {os.strerror(err)}")
+            finally:
+                os.close(fd)
+            out["sock"] = socket.socket(family, socket.SOCK_STREAM, proto)
+        except BaseException as e:  # noqa: BLE001 - handed to the caller
+            out["err"] = e
+
+    t = threading.Thread(target=make, daemon=True)
+    t.start()
+    t.join(10)
+    if "err" in out:
+        raise out["err"]
+    check("sock" in out, f"no socket from netns {name} within 10 s")
+    return out["sock"]
 
 
 

@@ -88,6 +88,34 @@ def check_config_cli_overrides_file():
 
 
 @S.case
+def set_option_overrides_any_key():
+    p = conf("good.conf", GOOD + "\n[acl]\nallow = 192.0.2.0/24\ndeny = 10.0.0.0/8\n")
+    r = run(["-t", "-c", p, "-o", "timeouts.idle=7.5", "--set", "acl.allow=127.0.0.0/8",
+             "-o", "acl.allow=::1, 198.51.100.7", "-o", "http.max_header_bytes=2048"])
+    check_eq(r.returncode, 0, f"-t exit status (stderr: {r.err.strip()})")
+    out = r.out
+    for pat in (r"\nidle = 7\.5\n", r"\nmax_header_bytes = 2048\n",
+                r"\n\[acl\]\nclients =\ndeny = 10\.0\.0\.0/8\nallow = 127\.0\.0\.0/8\n"
+                r"allow = ::1\nallow = 198\.51\.100\.7\ntcp =\nrequire_mptcp =\n"):
+        check(re.search(pat, out), f"-t output lacks /{pat}/:\n{out}")
+    check("192.0.2.0" not in out, f"-o acl.allow must replace the file's list:\n{out}")
+    # the dump loads back to the same settings
+    back = conf("back.conf", out)
+    r2 = run(["-t", "-c", back])
+    check_eq(r2.returncode, 0, f"-t of the dump (stderr: {r2.err.strip()})")
+    check_eq(r2.out.split("\n", 1)[1], out.split("\n", 1)[1], "dump of the dump")
+
+    for args, want in ((["-o", "acl.allow"], "-o expects SECTION.KEY=VALUE"),
+                       (["-o", "=1"], "-o expects SECTION.KEY=VALUE"),
+                       (["-o", "acl.colour=red"], "acl.colour: unknown key"),
+                       (["-o", "acl.deny=10.0.0.300"], "acl.deny: '10.0.0.300': not an IP address"),
+                       (["--set", "acl.tcp=10.0.0.1/8"], "did you mean 10.0.0.0/8?")):
+        r = run(["-t"] + args)
+        check(r.returncode != 0, f"mpconv -t {' '.join(args)} exited 0")
+        check(want in r.err, f"mpconv -t {' '.join(args)}: stderr {r.err.strip()!r} lacks {want!r}")
+
+
+@S.case
 def check_builtin_defaults():
     r = run(["-t"])
     check_eq(r.returncode, 0, f"-t without config (stderr: {r.err.strip()})")
@@ -108,6 +136,9 @@ BAD = [
     ("timeout_word", "[timeouts]\n# comment\nidle = soon\n", 3, "idle"),
     ("header_bytes", "[http]\nmax_header_bytes = lots\n", 2, "max_header_bytes"),
     ("unknown_in_section", "[timeouts]\nconnect = 1\nhandshak = 2\n", 3, "handshak"),
+    ("acl_cidr", "[acl]\ndeny = 10.0.0.0/8\n\ndeny = fd00::/8, 10.0.0.300\n", 4, "deny"),
+    ("acl_host_bits", "[acl]\nclients = 192.168.1.1/24\n", 2, "clients"),
+    ("listen_allow", "[mpconv]\nlisten = socks5://127.0.0.1:0?allow=lan\n", 2, "listen"),
 ]
 
 
@@ -150,6 +181,7 @@ def version_and_help():
     r = run(["-h"])
     check_eq(r.returncode, 0, "-h exit status")
     check("-l" in r.out + r.err and "--mptcp" in r.out + r.err, f"-h output: {r.out!r}")
+    check("-o, --set SECTION.KEY=VALUE" in r.out, f"-h output lacks -o: {r.out!r}")
 
 
 @S.case

@@ -12,7 +12,7 @@ import shutil
 import subprocess
 import tempfile
 
-from mpconvtest import (MiB, Daemon, Lazy, OriginProcess, Suite, Skip, check, check_eq,
+from mpconvtest import (MiB, Daemon, Lazy, OriginProcess, Suite, Skip, acl_allow_args, check, check_eq,
                         check_session, curl_ok, mpconv_bin, netns_create, netns_delete,
                         netns_exec, netns_usable, payload_sha, sha256_file)
 
@@ -77,7 +77,7 @@ def auto_mode_works_with_mptcp_disabled():
 def on_mode_refuses_to_start():
     c = setup()
     cmd = ["ip", "netns", "exec", c["ns"], mpconv_bin(), "-l", "socks5://127.0.0.1:0",
-           "--mptcp", "on"]
+           "--mptcp", "on"] + acl_allow_args()
     p = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                          stdin=subprocess.DEVNULL)
     try:

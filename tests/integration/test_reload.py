@@ -208,6 +208,29 @@ def listeners_and_users_two_workers():
 
 
 @S.case
+def acl_change_applies_to_new_requests():
+    c = setup()
+    allowed = "[mpconv]\nlisten = socks5://127.0.0.1:0\n[acl]\nallow = 127.0.0.0/8\n"
+    d = Daemon([], config=allowed, acl_allow=None)
+    port = d.listener("socks5").port
+    tunnel = open_tunnel(port)
+    rewrite(d, "[mpconv]\nlisten = socks5://127.0.0.1:0\n")  # the safe default again
+    reload(d)
+    s = connect(("127.0.0.1", port))
+    try:
+        s.sendall(b"\x05\x01\x00\x05\x01\x00" + socks5_addr("127.0.0.1", c["echo"].port))
+        check_eq(recv_exact(s, 2), b"\x05\x00", "method reply")
+        check_eq(socks5_reply(s)[:2], b"\x05\x02", "loopback denied after the reload")
+    finally:
+        s.close()
+    close_tunnel(tunnel)  # the tunnel opened under the old ACL is left alone
+    rewrite(d, allowed)
+    reload(d)
+    socks5_echo_ok(d.listener("socks5"), c["echo"], daemon=d)
+    d.stop(check=True)
+
+
+@S.case
 def broken_config_keeps_the_running_one():
     c = setup()
     d = Daemon([], config="[mpconv]\nlisten = socks5://127.0.0.1:0\n")

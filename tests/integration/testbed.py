@@ -67,8 +67,8 @@ import sys
 import threading
 import time
 
-from mpconvtest import (IPPROTO_MPTCP, Daemon, Reader, Skip, TestFailure, _hget, end_process,
-                        _read_chunked, _read_http_head, check, clean_env, mptcp_subflows,
+from mpconvtest import (IPPROTO_MPTCP, LOOPBACK_ALLOW, Daemon, Reader, Skip, TestFailure, _hget,
+                        end_process, _read_chunked, _read_http_head, check, clean_env, mptcp_subflows,
                         netns_create, netns_delete, netns_usable, payload, sock_protocol,
                         wait_listeners_any, wait_until)
 
@@ -330,6 +330,9 @@ class Testbed:
         for its "listening:" lines of any scheme (socks5+tls, redirect, tproxy,
         forward, ...; Listener.kind is the scheme as logged, .flags the "(...)" words)."""
         kw.setdefault("case_scoped", False)
+        # The service and public addresses are srv's own: a concentrator
+        # there must be allowed to dial them.
+        kw.setdefault("acl_allow", LOOPBACK_ALLOW + (SERVICE_IP, PUBLIC_IP))
         wait = kw.pop("wait", True)
         n = kw.pop("n_listeners", None)
         timeout = kw.pop("timeout", 15)

@@ -138,6 +138,19 @@ static void assert_users_error(const char *users, const char *extra_config, cons
     remove_temp(users_path);
 }
 
+/* A CIDR list as "a, b, c". */
+static const char *cidrs(const struct acl_list *l)
+{
+    static char out[1024];
+    out[0] = '\0';
+    for (size_t i = 0; i < l->n; i++) {
+        char entry[ACL_CIDR_TEXT_MAX];
+        acl_cidr_format(&l->v[i], entry, sizeof(entry));
+        snprintf(out + strlen(out), sizeof(out) - strlen(out), "%s%s", i ? ", " : "", entry);
+    }
+    return out;
+}
+
 static void test_defaults(void **state)
 {
     (void)state;
@@ -158,6 +171,7 @@ static void test_defaults(void **state)
     assert_int_equal(c.pac, SWITCH_ON);
     assert_string_equal(c.users_file, "");
     assert_string_equal(c.source, "");
+    assert_int_equal(c.acl.clients.n + c.acl.deny.n + c.acl.allow.n + c.acl.tcp.n + c.acl.require_mptcp.n, 0);
     config_free(&c);
 }
 
@@ -234,6 +248,8 @@ static void test_good_file(void **state)
     assert_false(c.listeners[5].mptcp);
     assert_int_equal(c.listeners[6].kind, LISTEN_TPROXY);
     assert_true(c.listeners[6].mptcp);
+    assert_string_equal(cidrs(&c.listeners[6].allow), "192.168.1.0/24, fd00::/8");
+    assert_int_equal(c.listeners[0].allow.n, 0);
 
     assert_int_equal(c.upstream.kind, UPSTREAM_HTTP);
     assert_true(c.upstream.tls);
@@ -251,6 +267,11 @@ static void test_good_file(void **state)
     assert_int_equal(c.idle_timeout_ms, 86400000);
     assert_int_equal(c.max_header_bytes, 1024);
     assert_string_equal(c.users_file, data_path("users.txt")); /* relative to good.conf */
+    assert_string_equal(cidrs(&c.acl.clients), "192.168.1.0/24, 192.168.2.0/24, fd00::/8");
+    assert_string_equal(cidrs(&c.acl.deny), "10.0.0.0/8");
+    assert_string_equal(cidrs(&c.acl.allow), "10.1.0.0/16, 127.0.0.1");
+    assert_string_equal(cidrs(&c.acl.tcp), "192.168.0.0/16");
+    assert_string_equal(cidrs(&c.acl.require_mptcp), "203.0.113.1, 2001:db8::/32");
     config_free(&c);
 }
 
@@ -538,6 +559,10 @@ static void test_dump_reads_back(void **state)
     assert_non_null(strstr(dump, "handshake = 2.25\n"));
     assert_non_null(strstr(dump, "listen = forward://[::1]:2222/[2001:db8::1]:22?mptcp=0\n"));
     assert_non_null(strstr(dump, "listen = redirect://0.0.0.0:12345\n"));
+    assert_non_null(strstr(dump, "listen = tproxy://0.0.0.0:12346?mptcp=1&allow=192.168.1.0/24,fd00::/8\n"));
+    assert_non_null(strstr(dump, "\n[acl]\nclients = 192.168.1.0/24\nclients = 192.168.2.0/24\nclients = fd00::/8\n"
+                                 "deny = 10.0.0.0/8\nallow = 10.1.0.0/16\nallow = 127.0.0.1\ntcp = 192.168.0.0/16\n"
+                                 "require_mptcp = 203.0.113.1\nrequire_mptcp = 2001:db8::/32\n"));
     assert_non_null(strstr(dump, "mark = 256\n"));
     assert_non_null(strstr(dump, "metrics = [::1]:0\n"));
     char want[4096], tls_pem[1024];
@@ -561,6 +586,77 @@ static void test_dump_reads_back(void **state)
     config_free(&back);
     config_free(&c);
     remove_temp(path);
+}
+
+static void test_acl_keys(void **state)
+{
+    (void)state;
+    struct config c;
+    char *path = write_temp("[acl]\ndeny = 10.0.0.0/8\ndeny = ::ffff:192.0.2.0/120 , fd00::/8\nallow =\n"
+                            "[mpconv]\nlisten = socks5://127.0.0.1:0?allow=::1\n");
+    config_init(&c);
+    load_ok(&c, path);
+    assert_string_equal(cidrs(&c.acl.deny), "10.0.0.0/8, 192.0.2.0/24, fd00::/8");
+    assert_int_equal(c.acl.allow.n, 0);
+    assert_string_equal(cidrs(&c.listeners[0].allow), "::1");
+    char *dump = dump_body(&c);
+    assert_non_null(strstr(dump, "\n[acl]\nclients =\ndeny = 10.0.0.0/8\ndeny = 192.0.2.0/24\ndeny = fd00::/8\n"
+                                 "allow =\ntcp =\nrequire_mptcp =\n"));
+    assert_non_null(strstr(dump, "listen = socks5://127.0.0.1:0?allow=::1\n"));
+    free(dump);
+    config_free(&c);
+    remove_temp(path);
+}
+
+static void test_acl_errors(void **state)
+{
+    (void)state;
+    const char *hint = "(expected an address or CIDR, e.g. 192.0.2.1, 10.0.0.0/8 or fd00::/8)";
+    char want[512];
+    snprintf(want, sizeof(want), "3: deny: '10.0.0.300': not an IP address %s", hint);
+    assert_load_error("[acl]\ndeny = 10.0.0.0/8\ndeny = fd00::/8, 10.0.0.300\n", want);
+    assert_load_error("[acl]\n\nclients = 192.168.1.1/24\n",
+                      "3: clients: '192.168.1.1/24': host bits set (did you mean 192.168.1.0/24?)");
+    assert_load_error("[acl]\ntcp = 10.0.0.0/33\n", "2: tcp: '10.0.0.0/33': prefix length must be 0..32");
+    snprintf(want, sizeof(want), "2: require_mptcp: empty entry in '203.0.113.1,' %s", hint);
+    assert_load_error("[acl]\nrequire_mptcp = 203.0.113.1,\n", want);
+    assert_load_error("[acl]\nallowed = 10.0.0.0/8\n", "2: allowed: unknown key in [acl]");
+    assert_load_error("[mpconv]\nallow = 10.0.0.0/8\n", "2: allow: unknown key in [mpconv] (it belongs in [acl])");
+    snprintf(want, sizeof(want), "2: listen: parameter 'allow': 'lan': not an IP address %s", hint);
+    assert_load_error("[mpconv]\nlisten = http://0.0.0.0:8080?allow=lan\n", want);
+    assert_load_error("[mpconv]\nlisten = http://0.0.0.0:8080?allow=\n",
+                      "2: listen: parameter 'allow': expected CIDR[,CIDR...], e.g. 192.168.1.0/24");
+    assert_set_error("acl.allow", "127.0.0.1/8", "'127.0.0.1/8': host bits set (did you mean 127.0.0.0/8?)");
+    assert_set_error("mpconv.listen", "forward://h:1/t:2?allow=10.0.0.0/8,10.0.0.0/40",
+                     "parameter 'allow': '10.0.0.0/40': prefix length must be 0..32");
+}
+
+/* -o acl.KEY replaces the file's list, as -l replaces its listeners. */
+static void test_acl_cli_replaces_the_files(void **state)
+{
+    (void)state;
+    struct config c;
+    config_init(&c);
+    load_ok(&c, data_path("good.conf"));
+    assert_int_equal(config_set(&c, "acl.allow", "127.0.0.0/8", err, sizeof(err)), 0);
+    assert_string_equal(cidrs(&c.acl.allow), "127.0.0.0/8");
+    assert_int_equal(config_set(&c, "acl.allow", "::1, 192.0.2.1", err, sizeof(err)), 0);
+    assert_string_equal(cidrs(&c.acl.allow), "127.0.0.0/8, ::1, 192.0.2.1");
+    assert_int_equal(config_set(&c, "acl.allow", "bad", err, sizeof(err)), -1);
+    assert_string_equal(cidrs(&c.acl.allow), "127.0.0.0/8, ::1, 192.0.2.1");
+    assert_string_equal(cidrs(&c.acl.deny), "10.0.0.0/8"); /* other lists keep the file's */
+
+    load_ok(&c, data_path("good.conf")); /* a file read afterwards does not bring its entries back */
+    assert_string_equal(cidrs(&c.acl.allow), "127.0.0.0/8, ::1, 192.0.2.1");
+    config_free(&c);
+
+    config_init(&c); /* a bad first value from the command line leaves the file's list */
+    load_ok(&c, data_path("good.conf"));
+    assert_int_equal(config_set(&c, "acl.tcp", "10.0.0.0/8,x", err, sizeof(err)), -1);
+    assert_string_equal(cidrs(&c.acl.tcp), "192.168.0.0/16");
+    assert_int_equal(config_set(&c, "acl.tcp", "", err, sizeof(err)), 0); /* an empty value empties it */
+    assert_int_equal(c.acl.tcp.n, 0);
+    config_free(&c);
 }
 
 /* Adds one listener from the command line; returns it. */
@@ -1073,6 +1169,9 @@ int main(void)
         cmocka_unit_test(test_metrics_address),
         cmocka_unit_test(test_dump_reads_back),
         cmocka_unit_test(test_wan),
+        cmocka_unit_test(test_acl_keys),
+        cmocka_unit_test(test_acl_errors),
+        cmocka_unit_test(test_acl_cli_replaces_the_files),
         cmocka_unit_test(test_example_config_loads),
         cmocka_unit_test(test_example_lists_every_default),
         cmocka_unit_test(test_example_urls_parse),

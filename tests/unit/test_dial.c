@@ -18,6 +18,7 @@
 
 #include "mpconv/dial.h"
 #include "mpconv/metrics.h"
+#include "mpconv/errmap.h"
 
 struct outcome {
     int calls;
@@ -88,26 +89,41 @@ static void record_mark(const struct outcome *o)
         getsockopt(fd, SOL_SOCKET, SO_MARK, &mark_seen, &len);
 }
 
-static void dial_marked(enum mptcp_mode mode, uint32_t mark, struct mp_target t,
-                        uint32_t timeout_ms, struct outcome *o)
+/* acl NULL: no ACL; purpose: whether the destination ACL applies. */
+static void dial_with(enum mptcp_mode mode, uint32_t mark, const struct acl_config *acl,
+                      enum dial_purpose purpose, struct mp_target t, uint32_t timeout_ms,
+                      struct outcome *o)
 {
     uv_loop_t loop;
     struct sock_factory sockets;
     uv_loop_init(&loop);
     sock_factory_init(&sockets, mode, mark);
     struct dialer dialer = {.loop = &loop, .sockets = &sockets, .connect_timeout_ms = timeout_ms,
-                            .metrics = dial_metrics};
-    assert_non_null(dial_start(&dialer, &t, on_done, o));
+                            .metrics = dial_metrics, .acl = acl};
+    struct dial_request req = {.target = &t, .purpose = purpose, .session_id = 1};
+    assert_non_null(dial_start(&dialer, &req, on_done, o));
     assert_int_equal(o->calls, 0); /* never called from inside dial_start */
     run_until_called(&loop, o);
     record_mark(o);
     finish_loop(&loop, o);
 }
 
+static void dial_marked(enum mptcp_mode mode, uint32_t mark, struct mp_target t,
+                        uint32_t timeout_ms, struct outcome *o)
+{
+    dial_with(mode, mark, NULL, DIAL_DESTINATION, t, timeout_ms, o);
+}
+
 static void dial_once(enum mptcp_mode mode, struct mp_target t, uint32_t timeout_ms,
                       struct outcome *o)
 {
     dial_marked(mode, 0, t, timeout_ms, o);
+}
+
+static void dial_acl(const struct acl_config *acl, enum dial_purpose purpose, struct mp_target t,
+                     struct outcome *o)
+{
+    dial_with(MPTCP_MODE_AUTO, 0, acl, purpose, t, 5000, o);
 }
 
 static void connects_to_a_literal_over_mptcp(void **state)
@@ -288,11 +304,121 @@ static void a_cancelled_dial_never_calls_back(void **state)
     struct dialer dialer = {.loop = &loop, .sockets = &sockets, .connect_timeout_ms = 5000};
     struct mp_target by_name = target_of("localhost", closed_port());
     struct mp_target literal = target_of("127.0.0.1", closed_port());
-    dial_cancel(dial_start(&dialer, &by_name, on_done, &o)); /* while resolving */
-    dial_cancel(dial_start(&dialer, &literal, on_done, &o)); /* before the first attempt */
+    struct dial_request name_req = {.target = &by_name}, literal_req = {.target = &literal};
+    dial_cancel(dial_start(&dialer, &name_req, on_done, &o));    /* while resolving */
+    dial_cancel(dial_start(&dialer, &literal_req, on_done, &o)); /* before the first attempt */
     uv_run(&loop, UV_RUN_DEFAULT); /* returns once everything is closed and freed */
     assert_int_equal(o.calls, 0);
     assert_int_equal(uv_loop_close(&loop), 0);
+}
+
+/* ---- ACL ---- */
+
+static struct acl_config acl_of(const char *allow, const char *tcp, const char *require_mptcp)
+{
+    struct acl_config acl = {0};
+    char why[256];
+    assert_int_equal(acl_list_parse(&acl.allow, allow, why, sizeof(why)), 0);
+    assert_int_equal(acl_list_parse(&acl.tcp, tcp, why, sizeof(why)), 0);
+    assert_int_equal(acl_list_parse(&acl.require_mptcp, require_mptcp, why, sizeof(why)), 0);
+    return acl;
+}
+
+/* Nothing waits in the listener's accept queue. */
+static bool nothing_accepted(int lfd)
+{
+    struct pollfd p = {.fd = lfd, .events = POLLIN};
+    return poll(&p, 1, 0) == 0;
+}
+
+static int listen_mptcp_v4(uint16_t *port)
+{
+    int fd = socket(AF_INET, SOCK_STREAM, IPPROTO_MPTCP);
+    if (fd < 0)
+        return -1;
+    struct sockaddr_in a = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+    socklen_t len = sizeof(a);
+    assert_int_equal(bind(fd, (struct sockaddr *)&a, sizeof(a)), 0);
+    assert_int_equal(listen(fd, 8), 0);
+    getsockname(fd, (struct sockaddr *)&a, &len);
+    *port = ntohs(a.sin_port);
+    return fd;
+}
+
+static void loopback_destinations_are_denied_without_a_connection(void **state)
+{
+    (void)state;
+    uint16_t port;
+    int lfd = listen_v4(&port, 8);
+    struct acl_config acl = acl_of("", "", "");
+    struct outcome o = {0};
+    dial_acl(&acl, DIAL_DESTINATION, target_of("127.0.0.1", port), &o);
+    assert_int_equal(o.calls, 1);
+    assert_int_equal(o.status, MPCONV_ERR_ACL);
+    assert_null(o.conn);
+    o = (struct outcome){0};
+    dial_acl(&acl, DIAL_DESTINATION, target_of("localhost", port), &o);
+    assert_int_equal(o.status, MPCONV_ERR_ACL);
+    assert_true(nothing_accepted(lfd));
+
+    o = (struct outcome){0}; /* a configured parent is not a destination */
+    dial_acl(&acl, DIAL_PARENT, target_of("127.0.0.1", port), &o);
+    assert_int_equal(o.status, 0);
+    acl_config_free(&acl);
+    close(lfd);
+}
+
+static void the_allow_list_lets_a_destination_through(void **state)
+{
+    (void)state;
+    uint16_t port;
+    int lfd = listen_v4(&port, 8);
+    struct acl_config acl = acl_of("127.0.0.0/8", "", "");
+    struct outcome o = {0};
+    dial_acl(&acl, DIAL_DESTINATION, target_of("localhost", port), &o);
+    assert_int_equal(o.status, 0);
+    assert_non_null(o.conn);
+    acl_config_free(&acl);
+    close(lfd);
+}
+
+static void tcp_destinations_get_plain_tcp(void **state)
+{
+    (void)state;
+    uint16_t port;
+    int lfd = listen_v4(&port, 8);
+    struct acl_config acl = acl_of("127.0.0.1", "127.0.0.0/24", "");
+    struct outcome o = {0};
+    dial_acl(&acl, DIAL_DESTINATION, target_of("127.0.0.1", port), &o);
+    assert_int_equal(o.status, 0);
+    assert_false(o.is_mptcp);
+    acl_config_free(&acl);
+    close(lfd);
+}
+
+static void require_mptcp_refuses_a_tcp_fallback(void **state)
+{
+    (void)state;
+    uint16_t tcp_port, mptcp_port = 0;
+    int mptcp_fd = listen_mptcp_v4(&mptcp_port);
+    if (mptcp_fd < 0) {
+        print_message("skipped: no MPTCP in this kernel\n");
+        skip();
+    }
+    int tcp_fd = listen_v4(&tcp_port, 8);
+    /* require_mptcp wins over tcp for the same address */
+    struct acl_config acl = acl_of("127.0.0.1", "127.0.0.1", "127.0.0.1");
+    struct outcome o = {0};
+    dial_acl(&acl, DIAL_PARENT, target_of("127.0.0.1", tcp_port), &o);
+    assert_int_equal(o.status, MPCONV_ERR_MPTCP_REQUIRED);
+    assert_null(o.conn);
+    o = (struct outcome){0};
+    dial_acl(&acl, DIAL_PARENT, target_of("127.0.0.1", mptcp_port), &o);
+    assert_int_equal(o.status, 0);
+    assert_true(o.is_mptcp);
+    acl_config_free(&acl);
+    close(tcp_fd);
+    close(mptcp_fd);
 }
 
 int main(void)
@@ -307,6 +433,10 @@ int main(void)
         cmocka_unit_test(an_unknown_name_reports_a_resolver_error),
         cmocka_unit_test(the_deadline_ends_a_hanging_connect),
         cmocka_unit_test(a_cancelled_dial_never_calls_back),
+        cmocka_unit_test(loopback_destinations_are_denied_without_a_connection),
+        cmocka_unit_test(the_allow_list_lets_a_destination_through),
+        cmocka_unit_test(tcp_destinations_get_plain_tcp),
+        cmocka_unit_test(require_mptcp_refuses_a_tcp_fallback),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

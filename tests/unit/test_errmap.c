@@ -27,7 +27,9 @@ static const struct expectation table[] = {
     {UV_EAI_AGAIN, S5_REP_HOST_UNREACHABLE, 502, "dns-failure"},
     {UV_EAFNOSUPPORT, S5_REP_ATYP_UNSUPPORTED, 502, "family-unsupported"},
     {UV_EACCES, S5_REP_NOT_ALLOWED, 403, "not-allowed"},
-    {MPCONV_ERR_ACL, S5_REP_NOT_ALLOWED, 403, "acl"},
+    {MPCONV_ERR_ACL, S5_REP_NOT_ALLOWED, 403, "denied"},
+    {MPCONV_ERR_CLIENT_DENIED, S5_REP_NOT_ALLOWED, 403, "client-denied"},
+    {MPCONV_ERR_MPTCP_REQUIRED, S5_REP_GENERAL_FAILURE, 502, "mptcp-required"},
 };
 
 static void known_errors_map_as_documented(void **state)
