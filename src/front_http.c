@@ -34,11 +34,6 @@ static void refuse_denied_client(struct session *s)
                errmap_reason(MPCONV_ERR_CLIENT_DENIED));
 }
 
-static bool slice_is(struct http_slice s, const char *word)
-{
-    return s.n == strlen(word) && memcmp(s.p, word, s.n) == 0;
-}
-
 static bool authorized(struct session *s, const struct http_head *req)
 {
     char user[256], pass[256];
@@ -70,7 +65,7 @@ static bool prepare_forward(struct session *s, const struct http_head *req)
     struct http_slice path;
     if (http_parse_absolute_uri(req->target, s->target, &path) != 0) {
         bool own = req->target.n > 0 && req->target.p[0] == '/';
-        if (own && !slice_is(req->method, "GET") && !slice_is(req->method, "HEAD"))
+        if (own && !http_slice_is(req->method, "GET") && !http_slice_is(req->method, "HEAD"))
             send_error(s, 405, "this is a proxy: send an absolute http:// URI or CONNECT",
                        "http-method-not-allowed");
         else
@@ -89,7 +84,7 @@ static bool prepare_forward(struct session *s, const struct http_head *req)
         return false;
     }
     fw->client_keep_alive = http_keep_alive(req);
-    fw->head_request = slice_is(req->method, "HEAD");
+    fw->head_request = http_slice_is(req->method, "HEAD");
     size_t cap = req->head_len + TARGET_HOST_MAX + 64;
     fw->upstream_head = malloc(cap);
     if (fw->upstream_head)
@@ -123,7 +118,7 @@ static void http_on_data(struct session *s)
         send_error(s, 407, "proxy authentication required", "auth-failed");
         return;
     }
-    if (slice_is(req.method, "CONNECT")) {
+    if (http_slice_is(req.method, "CONNECT")) {
         if (http_parse_authority(req.target, s->target) != 0) {
             send_error(s, 400, "CONNECT needs host:port", "http-bad-target");
             return;

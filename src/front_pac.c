@@ -68,15 +68,10 @@ static size_t collect(const struct worker *w, const struct sockaddr_storage *loc
     return n;
 }
 
-static bool is_method(const struct http_head *req, const char *m)
-{
-    return req->method.n == strlen(m) && memcmp(req->method.p, m, req->method.n) == 0;
-}
-
 bool front_pac_answer(struct session *s, const struct http_head *req)
 {
-    bool head = is_method(req, "HEAD");
-    if (s->gen->cfg.pac != SWITCH_ON || !(head || is_method(req, "GET")) ||
+    bool head = http_slice_is(req->method, "HEAD");
+    if (s->gen->cfg.pac != SWITCH_ON || !(head || http_slice_is(req->method, "GET")) ||
         !pac_is_request(req->target))
         return false;
     struct sockaddr_storage local;

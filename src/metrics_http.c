@@ -151,27 +151,15 @@ static void answer_document(struct metrics_conn *c, renderer fn, const char *con
     send_answer(c, (size_t)n, head_only ? 0 : len);
 }
 
-static bool slice_is(struct http_slice s, const char *word)
-{
-    return s.n == strlen(word) && memcmp(s.p, word, s.n) == 0;
-}
-
-/* The path without a query string. */
-static struct http_slice path_of(struct http_slice target)
-{
-    const char *query = memchr(target.p, '?', target.n);
-    return (struct http_slice){target.p, query ? (size_t)(query - target.p) : target.n};
-}
-
 static void route(struct metrics_conn *c, const struct http_head *req)
 {
-    bool head_only = slice_is(req->method, "HEAD");
-    struct http_slice path = path_of(req->target);
-    if (!head_only && !slice_is(req->method, "GET"))
+    bool head_only = http_slice_is(req->method, "HEAD");
+    struct http_slice path = http_target_path(req->target);
+    if (!head_only && !http_slice_is(req->method, "GET"))
         answer_error(c, 405, "Allow: GET, HEAD\r\n", "only GET and HEAD");
-    else if (slice_is(path, "/metrics"))
+    else if (http_slice_is(path, "/metrics"))
         answer_document(c, metrics_render_prometheus, "text/plain; version=0.0.4; charset=utf-8", head_only);
-    else if (slice_is(path, "/status"))
+    else if (http_slice_is(path, "/status"))
         answer_document(c, metrics_render_json, "application/json", head_only);
     else
         answer_error(c, 404, NULL, "try /metrics or /status");

@@ -23,16 +23,10 @@ static const char pac_head[] =
 static const char *const keywords[] = {[PAC_SOCKS5] = "SOCKS5", [PAC_HTTP] = "PROXY",
                                        [PAC_HTTPS] = "HTTPS"};
 
-static bool slice_equals(struct http_slice s, const char *word)
-{
-    return s.n == strlen(word) && memcmp(s.p, word, s.n) == 0;
-}
-
 bool pac_is_request(struct http_slice target)
 {
-    const char *q = memchr(target.p, '?', target.n);
-    struct http_slice path = {target.p, q ? (size_t)(q - target.p) : target.n};
-    return slice_equals(path, "/proxy.pac") || slice_equals(path, "/wpad.dat");
+    struct http_slice path = http_target_path(target);
+    return http_slice_is(path, "/proxy.pac") || http_slice_is(path, "/wpad.dat");
 }
 
 /* Appends to out at *len; false when it does not fit. */

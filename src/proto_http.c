@@ -56,6 +56,17 @@ static struct http_slice lit(const char *s)
     return (struct http_slice){s, strlen(s)};
 }
 
+bool http_slice_is(struct http_slice s, const char *word)
+{
+    return s.n == strlen(word) && memcmp(s.p, word, s.n) == 0;
+}
+
+struct http_slice http_target_path(struct http_slice target)
+{
+    const char *query = memchr(target.p, '?', target.n);
+    return (struct http_slice){target.p, query ? (size_t)(query - target.p) : target.n};
+}
+
 static bool slice_eq_ci(struct http_slice a, struct http_slice b)
 {
     return a.n == b.n && (a.n == 0 || strncasecmp(a.p, b.p, a.n) == 0);

@@ -48,6 +48,12 @@ enum http_status http_parse_request(const char *buf, size_t len, size_t max_head
 enum http_status http_parse_response(const char *buf, size_t len, size_t max_head,
                                      struct http_head *out, int *error);
 
+/* Whether s is exactly word (case-sensitive, as methods and paths are). */
+bool http_slice_is(struct http_slice s, const char *word);
+
+/* An origin-form request target without its query string ("/a?b" -> "/a"). */
+struct http_slice http_target_path(struct http_slice target);
+
 /* Case-insensitive lookup; NULL when absent. */
 const struct http_header *http_find_header(const struct http_head *h, const char *name);
 

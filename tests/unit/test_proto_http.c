@@ -1378,6 +1378,24 @@ static void parent_status_mapping_table(void **state)
     }
 }
 
+static struct http_slice sl(const char *s)
+{
+    return (struct http_slice){s, strlen(s)};
+}
+
+static void slice_is_and_target_path(void **state)
+{
+    (void)state;
+    assert_true(http_slice_is(sl("GET"), "GET"));
+    assert_false(http_slice_is(sl("get"), "GET"));
+    assert_false(http_slice_is(sl("GETS"), "GET"));
+    assert_false(http_slice_is(sl(""), "GET"));
+    assert_true(http_slice_is(http_target_path(sl("/metrics?x=1")), "/metrics"));
+    assert_true(http_slice_is(http_target_path(sl("/metrics")), "/metrics"));
+    assert_true(http_slice_is(http_target_path(sl("?q")), ""));
+    assert_true(http_slice_is(http_target_path(sl("")), ""));
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -1485,6 +1503,7 @@ int main(void)
         cmocka_unit_test(parent_connect_ok_framing_headers_ignored),
         cmocka_unit_test(parent_refusal_parsed_and_mapped),
         cmocka_unit_test(parent_status_mapping_table),
+        cmocka_unit_test(slice_is_and_target_path),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
