@@ -10,28 +10,12 @@
 #define PAC_MAX_PROXIES 16
 #define PAC_BODY_MAX 4096
 
-static bool is_wildcard(const struct sockaddr_storage *a)
-{
-    if (a->ss_family == AF_INET6)
-        return IN6_IS_ADDR_UNSPECIFIED(&((const struct sockaddr_in6 *)a)->sin6_addr);
-    return ((const struct sockaddr_in *)a)->sin_addr.s_addr == htonl(INADDR_ANY);
-}
-
-static bool same_ip(const struct sockaddr_storage *a, const struct sockaddr_storage *b)
-{
-    if (a->ss_family == AF_INET6)
-        return memcmp(&((const struct sockaddr_in6 *)a)->sin6_addr,
-                      &((const struct sockaddr_in6 *)b)->sin6_addr, sizeof(struct in6_addr)) == 0;
-    return ((const struct sockaddr_in *)a)->sin_addr.s_addr ==
-           ((const struct sockaddr_in *)b)->sin_addr.s_addr;
-}
-
 /* Can a client that reached local use listener l (same address, or l
  * listens on every address of the family)? */
 static bool reachable(const struct listener *l, const struct sockaddr_storage *local)
 {
     return l->bound.ss_family == local->ss_family &&
-           (is_wildcard(&l->bound) || same_ip(&l->bound, local));
+           (sockaddr_is_wildcard(&l->bound) || sockaddr_same_ip(&l->bound, local));
 }
 
 static void add(struct pac_proxy *list, size_t *n, enum pac_kind kind,

@@ -30,31 +30,15 @@ static void refuse(struct session *s, const char *reason)
     session_close(s, reason);
 }
 
-static bool same_address(const struct sockaddr_storage *a, const struct sockaddr_storage *b)
-{
-    if (a->ss_family != b->ss_family)
-        return false;
-    if (a->ss_family == AF_INET) {
-        const struct sockaddr_in *x = (const void *)a, *y = (const void *)b;
-        return x->sin_port == y->sin_port && x->sin_addr.s_addr == y->sin_addr.s_addr;
-    }
-    const struct sockaddr_in6 *x = (const void *)a, *y = (const void *)b;
-    return x->sin6_port == y->sin6_port &&
-           memcmp(&x->sin6_addr, &y->sin6_addr, sizeof(x->sin6_addr)) == 0;
-}
-
 static uint16_t port_of(const struct sockaddr_storage *a)
 {
     return a->ss_family == AF_INET ? ((const struct sockaddr_in *)a)->sin_port
                                    : ((const struct sockaddr_in6 *)a)->sin6_port;
 }
 
-static bool is_wildcard(const struct sockaddr_storage *a)
+static bool same_address(const struct sockaddr_storage *a, const struct sockaddr_storage *b)
 {
-    static const struct in6_addr any6 = IN6ADDR_ANY_INIT;
-    if (a->ss_family == AF_INET)
-        return ((const struct sockaddr_in *)a)->sin_addr.s_addr == htonl(INADDR_ANY);
-    return memcmp(&((const struct sockaddr_in6 *)a)->sin6_addr, &any6, sizeof(any6)) == 0;
+    return sockaddr_same_ip(a, b) && port_of(a) == port_of(b);
 }
 
 /* Whether this host owns the address: only local addresses can be bound
@@ -83,7 +67,7 @@ static bool is_own_listener(const struct sockaddr_storage *dst, const struct soc
     if (same_address(dst, bound))
         return true;
     return dst->ss_family == bound->ss_family && port_of(dst) == port_of(bound) &&
-           is_wildcard(bound) && is_local_address(dst);
+           sockaddr_is_wildcard(bound) && is_local_address(dst);
 }
 
 static int target_from_sockaddr(struct mp_target *t, const struct sockaddr_storage *ss)

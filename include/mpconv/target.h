@@ -3,6 +3,7 @@
 #ifndef MPCONV_TARGET_H
 #define MPCONV_TARGET_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <sys/socket.h>
@@ -37,5 +38,10 @@ void target_format(const struct mp_target *t, char *out, size_t cap);
 
 /* Formats a socket address the same way; "?" for unknown families. */
 void sockaddr_format(const struct sockaddr *sa, char *out, size_t cap);
+
+/* IPv4/IPv6 socket addresses: the same family and IP address (ports are
+ * not compared); the unspecified address (0.0.0.0 or ::). */
+bool sockaddr_same_ip(const struct sockaddr_storage *a, const struct sockaddr_storage *b);
+bool sockaddr_is_wildcard(const struct sockaddr_storage *a);
 
 #endif

@@ -247,6 +247,40 @@ static void format_sockaddrs(void **state)
     assert_string_equal(out, "?");
 }
 
+/* An IPv4 or IPv6 socket address from a literal and a port. */
+static struct sockaddr_storage ss(const char *ip, uint16_t port)
+{
+    struct sockaddr_storage out = {0};
+    struct sockaddr_in *v4 = (struct sockaddr_in *)&out;
+    struct sockaddr_in6 *v6 = (struct sockaddr_in6 *)&out;
+    if (inet_pton(AF_INET, ip, &v4->sin_addr) == 1) {
+        v4->sin_family = AF_INET;
+        v4->sin_port = htons(port);
+    } else {
+        assert_int_equal(inet_pton(AF_INET6, ip, &v6->sin6_addr), 1);
+        v6->sin6_family = AF_INET6;
+        v6->sin6_port = htons(port);
+    }
+    return out;
+}
+
+static void compare_sockaddrs(void **state)
+{
+    (void)state;
+    struct sockaddr_storage a = ss("192.0.2.1", 1), b = ss("192.0.2.1", 2), c = ss("192.0.2.2", 1);
+    assert_true(sockaddr_same_ip(&a, &b)); /* ports do not count */
+    assert_false(sockaddr_same_ip(&a, &c));
+    struct sockaddr_storage x = ss("2001:db8::1", 1), y = ss("2001:db8::1", 9);
+    assert_true(sockaddr_same_ip(&x, &y));
+    struct sockaddr_storage mapped = ss("::ffff:192.0.2.1", 1);
+    assert_false(sockaddr_same_ip(&a, &mapped)); /* different families */
+    struct sockaddr_storage any4 = ss("0.0.0.0", 1), any6 = ss("::", 1);
+    assert_true(sockaddr_is_wildcard(&any4));
+    assert_true(sockaddr_is_wildcard(&any6));
+    assert_false(sockaddr_is_wildcard(&a));
+    assert_false(sockaddr_is_wildcard(&x));
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -272,6 +306,7 @@ int main(void)
         cmocka_unit_test(format_targets),
         cmocka_unit_test(format_truncates_safely),
         cmocka_unit_test(format_sockaddrs),
+        cmocka_unit_test(compare_sockaddrs),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
