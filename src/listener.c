@@ -33,27 +33,34 @@ static const struct front_ops *front_for(enum listener_kind kind)
 
 #define ACCEPT_WARN_INTERVAL_MS 1000
 
+/* At most one warning a second of each kind per listener: true (and the
+ * time noted) when one may be logged now. */
+static bool warning_due(const struct listener *l, uint64_t *warned_ms)
+{
+    uint64_t now = uv_now(l->tcp.loop);
+    if (*warned_ms != 0 && now - *warned_ms < ACCEPT_WARN_INTERVAL_MS)
+        return false;
+    *warned_ms = now;
+    return true;
+}
+
 /* Out of descriptors, libuv sheds the pending clients with a reserved fd,
  * so the loop does not spin; one warning a second says how many. */
 static void note_accept_error(struct listener *l, int status)
 {
-    uint64_t now = uv_now(l->tcp.loop);
     l->accept_errors++;
-    if (l->accept_warned_ms != 0 && now - l->accept_warned_ms < ACCEPT_WARN_INTERVAL_MS)
+    if (!warning_due(l, &l->accept_warned_ms))
         return;
     log_warn("accept on %s://%s:%u: %s (%llu clients turned away since the last warning)",
              l->cfg->url.scheme, l->cfg->url.host.host, l->cfg->url.host.port,
              uv_strerror(status), (unsigned long long)l->accept_errors);
     l->accept_errors = 0;
-    l->accept_warned_ms = now;
 }
 
 void listener_note_fd_pressure(struct listener *l, int fd, uint64_t limit)
 {
-    uint64_t now = uv_now(l->tcp.loop);
-    if (l->fd_warned_ms != 0 && now - l->fd_warned_ms < ACCEPT_WARN_INTERVAL_MS)
+    if (!warning_due(l, &l->fd_warned_ms))
         return;
-    l->fd_warned_ms = now;
     log_warn("accept on %s://%s:%u: descriptor %d of the open file limit %llu: when it is "
              "reached, libuv closes new clients at once and nothing more is logged",
              l->cfg->url.scheme, l->cfg->url.host.host, l->cfg->url.host.port, fd,
