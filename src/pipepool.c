@@ -4,8 +4,6 @@
 #include <fcntl.h>
 #include <unistd.h>
 
-#include "mpconv/bufpool.h"
-
 int pipepool_get(struct pipepool *p, struct pipe_pair *out)
 {
     if (p->n_spare > 0) {
@@ -15,13 +13,11 @@ int pipepool_get(struct pipepool *p, struct pipe_pair *out)
     int fds[2];
     if (pipe2(fds, O_NONBLOCK | O_CLOEXEC) != 0)
         return -errno;
-    /* As large as one relay buffer, so a pipe the destination cannot take
-     * can always be emptied into a buffer (the copying fallback). */
-    int size = fcntl(fds[1], F_SETPIPE_SZ, BUFPOOL_CHUNK);
-    if (size < 0 || size > BUFPOOL_CHUNK)
+    int size = fcntl(fds[1], F_SETPIPE_SZ, PIPEPOOL_PIPE_SIZE);
+    if (size < 0)
         size = fcntl(fds[1], F_GETPIPE_SZ);
-    p->capacity = size > 0 && size <= BUFPOOL_CHUNK ? (size_t)size : 65536;
-    *out = (struct pipe_pair){.read_fd = fds[0], .write_fd = fds[1]};
+    *out = (struct pipe_pair){
+        .read_fd = fds[0], .write_fd = fds[1], .capacity = size > 0 ? (size_t)size : 4096};
     return 0;
 }
 

@@ -13,6 +13,7 @@
 #define SPLICE_ROUNDS 16 /* per readiness callback, so one tunnel cannot starve the loop */
 
 static void pump_read_on(struct pump *p);
+static void resume_pipe(struct pump *p);
 
 /* where: the stream whose read or write failed. */
 static void pump_fail(struct pump *p, int err, const struct stream *where)
@@ -75,6 +76,8 @@ static void after_write(struct pump *p)
     } else if (p->eof) {
         release_buf(p);
         pass_on_eof(p);
+    } else if (p->active && p->in_pipe > 0) {
+        resume_pipe(p);
     } else if (p->active) {
         pump_read_on(p);
     }
@@ -194,21 +197,63 @@ static void give_back_pipe(struct pump *p)
     p->in_pipe = 0;
 }
 
-/* The destination is full: move what the pipe holds into a buffer and let
- * the queued write wait for the destination (backpressure as when copying). */
+/* The destination is full: move up to a buffer's worth of the pipe into a
+ * buffer and let the queued write wait for the destination (backpressure as
+ * when copying). The rest stays in the pipe until that write completes. */
 static int drain_pipe_into_buffer(struct pump *p)
 {
     if (!p->buf && !(p->buf = bufpool_get(p->relay->pool)))
         return UV_ENOMEM;
-    ssize_t n = read(p->pipe.read_fd, p->buf, p->in_pipe);
-    if (n != (ssize_t)p->in_pipe)
+    size_t len = p->in_pipe < BUFPOOL_CHUNK ? p->in_pipe : BUFPOOL_CHUNK;
+    ssize_t n = read(p->pipe.read_fd, p->buf, len);
+    if (n != (ssize_t)len)
         return UV_EIO;
-    p->in_pipe = 0;
-    give_back_pipe(p);
-    int err = forward(p, p->buf, (size_t)n);
+    p->in_pipe -= len;
+    if (p->in_pipe == 0)
+        give_back_pipe(p);
+    int err = forward(p, p->buf, len);
     if (err == 0 && !p->writing)
         release_buf(p);
     return err;
+}
+
+/* Moves the pipe's bytes on to dst. True when the pipe is empty; false when
+ * the rest waits behind a queued write, or the relay failed. */
+static bool empty_pipe(struct pump *p, int dst)
+{
+    while (p->in_pipe > 0) {
+        ssize_t out = splice(p->pipe.read_fd, NULL, dst, NULL, p->in_pipe,
+                             SPLICE_F_MOVE | SPLICE_F_NONBLOCK);
+        if (out < 0 && errno != EAGAIN) {
+            pump_fail(p, uv_translate_sys_error(errno), p->dst);
+            return false;
+        }
+        if (out > 0) {
+            p->in_pipe -= (size_t)out;
+            p->bytes += (uint64_t)out;
+        }
+        if (p->in_pipe == 0)
+            break;
+        int err = drain_pipe_into_buffer(p);
+        if (err != 0) {
+            pump_fail(p, err, p->dst);
+            return false;
+        }
+        if (p->writing)
+            return false;
+    }
+    return true;
+}
+
+/* A queued write of pipe bytes completed: the rest of the pipe goes first. */
+static void resume_pipe(struct pump *p)
+{
+    int dst;
+    uv_fileno((uv_handle_t *)p->dst->uv, &dst);
+    if (empty_pipe(p, dst)) {
+        give_back_pipe(p);
+        pump_read_on(p);
+    }
 }
 
 static void splice_eof(struct pump *p)
@@ -241,7 +286,7 @@ static void splice_some(struct pump *p)
             return;
         }
         p->has_pipe = true;
-        ssize_t in = splice(src, NULL, p->pipe.write_fd, NULL, p->relay->pipes->capacity,
+        ssize_t in = splice(src, NULL, p->pipe.write_fd, NULL, p->pipe.capacity,
                             SPLICE_F_MOVE | SPLICE_F_NONBLOCK);
         if (in < 0 && errno == EAGAIN) {
             give_back_pipe(p); /* empty: nothing to hold while idle */
@@ -260,25 +305,11 @@ static void splice_some(struct pump *p)
         }
         p->relay->last_active_ms = uv_now(p->src->uv->loop);
         p->in_pipe = (size_t)in;
-        ssize_t out = splice(p->pipe.read_fd, NULL, dst, NULL, p->in_pipe,
-                             SPLICE_F_MOVE | SPLICE_F_NONBLOCK);
-        if (out < 0 && errno != EAGAIN) {
-            pump_fail(p, uv_translate_sys_error(errno), p->dst);
+        if (!empty_pipe(p, dst))
             return;
-        }
-        if (out > 0) {
-            p->in_pipe -= (size_t)out;
-            p->bytes += (uint64_t)out;
-        }
-        if (p->in_pipe > 0) {
-            err = drain_pipe_into_buffer(p);
-            if (err != 0)
-                pump_fail(p, err, p->dst);
-            return;
-        }
         /* Less than a pipeful: the socket is most likely empty, and the
          * level-triggered poll calls again if not; skip the EAGAIN call. */
-        if ((size_t)in < p->relay->pipes->capacity) {
+        if ((size_t)in < p->pipe.capacity) {
             give_back_pipe(p);
             return;
         }

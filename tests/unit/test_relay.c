@@ -253,6 +253,38 @@ static void a_closed_upstream_fails_the_relay_once(void **state)
     assert_false(f->relay.up.active);
 }
 
+/* A pipe holds more than a buffer: when the reader stalls, one buffer's
+ * worth waits in a queued write and the rest in the pipe; once the reader
+ * drains, the pipe empties first and every byte arrives in order. */
+static void a_stalled_reader_gets_the_pipe_then_the_rest_in_order(void **state)
+{
+    struct fixture *f = *state;
+    size_t len = 8 * 1024 * 1024, sent = 0, got = 0;
+    char *out = pattern(len), *in = malloc(len);
+
+    assert_int_equal(pump_start(&f->relay.up, NULL, 0, false), 0);
+    turn(f, f->client_peer, out, len, &sent, -1, NULL, 0, &got);
+    assert_true(sent < len);
+    assert_true(f->relay.up.writing);
+    assert_int_equal(f->pool.in_use, 1);
+    assert_true(f->relay.up.has_pipe);
+    if (f->relay.up.pipe.capacity > BUFPOOL_CHUNK)
+        assert_true(f->relay.up.in_pipe > 0);
+    assert_true(f->relay.up.in_pipe <= f->relay.up.pipe.capacity);
+
+    turn(f, f->client_peer, out, len, &sent, f->upstream_peer, in, len, &got);
+    assert_int_equal(got, len);
+    assert_memory_equal(in, out, len);
+    assert_int_equal(f->relay.up.bytes, len);
+    for (int i = 0; i < 100; i++)
+        uv_run(&f->loop, UV_RUN_NOWAIT);
+    assert_false(f->relay.up.has_pipe);
+    assert_int_equal(f->pool.in_use, 0);
+    assert_int_equal(f->failed, 0);
+    free(out);
+    free(in);
+}
+
 static void an_idle_spliced_tunnel_holds_no_pipe(void **state)
 {
     struct fixture *f = *state;
@@ -280,6 +312,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(a_reader_that_stalls_holds_at_most_one_buffer, setup_splice, teardown),
         cmocka_unit_test_setup_teardown(a_closed_upstream_fails_the_relay_once, setup_splice, teardown),
         cmocka_unit_test_setup_teardown(an_idle_spliced_tunnel_holds_no_pipe, setup_splice, teardown),
+        cmocka_unit_test_setup_teardown(a_stalled_reader_gets_the_pipe_then_the_rest_in_order,
+                                        setup_splice, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
