@@ -319,6 +319,20 @@ static void on_reply_written(struct stream_req *req, int status)
 void session_reply(struct session *s, const void *data, size_t len, bool close_after,
                    const char *reason)
 {
+    if (!close_after) {
+        /* Usually the socket takes it at once: no request, no poll change. */
+        int n = stream_try_write(s->client, data, len);
+        if (n == (int)len)
+            return;
+        if (n < 0 && n != UV_EAGAIN) {
+            session_close(s, "client-error");
+            return;
+        }
+        if (n > 0) {
+            data = (const char *)data + n;
+            len -= (size_t)n;
+        }
+    }
     struct reply_req *r = malloc(sizeof(*r) + len);
     if (!r) {
         session_close(s, "out-of-memory");
