@@ -14,16 +14,8 @@ ROOT=$(cd "$TESTS_DIR/../.." && pwd)
 ENTRYPOINT="$ROOT/packaging/docker/entrypoint.sh"
 HEALTHCHECK="$ROOT/packaging/docker/healthcheck.sh"
 
-passed=0
-failed=0
-ok() {
-	passed=$((passed + 1))
-	echo "ok - $*"
-}
-not_ok() {
-	failed=$((failed + 1))
-	echo "not ok - $*"
-}
+# shellcheck source=tests/packaging/tap.sh
+. "$ROOT/tests/packaging/tap.sh"
 
 TMP=$(mktemp -d /tmp/mpconv-docker.XXXXXX)
 server_pid=""
@@ -222,5 +214,4 @@ for e in errors:
 sys.exit(1 if errors else 0)
 EOF
 
-echo "$passed passed, $failed failed"
-[ "$failed" -eq 0 ] && [ "$passed" -gt 0 ]
+finish

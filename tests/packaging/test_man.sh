@@ -7,22 +7,10 @@ ROOT=$(cd "$(dirname "$0")/../.." && pwd)
 MAN8="$ROOT/man/mpconv.8"
 MAN5="$ROOT/man/mpconv.conf.5"
 
-passed=0
-failed=0
-ok() {
-	passed=$((passed + 1))
-	echo "ok - $*"
-}
-not_ok() {
-	failed=$((failed + 1))
-	echo "not ok - $*"
-}
+# shellcheck source=tests/packaging/tap.sh
+. "$ROOT/tests/packaging/tap.sh"
 
-if ! command -v groff >/dev/null; then
-	echo "groff is not installed (scripts/install-deps.sh test installs groff-base)"
-	[ "${CI:-}" = true ] && exit 1
-	exit 77
-fi
+need_tool groff "scripts/install-deps.sh test installs groff-base"
 
 for page in "$MAN8" "$MAN5"; do
 	name=$(basename "$page")
@@ -74,5 +62,4 @@ for option in $options; do
 	fi
 done
 
-echo "$passed passed, $failed failed"
-[ "$failed" -eq 0 ] && [ "$passed" -gt 0 ]
+finish

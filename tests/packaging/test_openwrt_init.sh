@@ -14,22 +14,8 @@ ROOT=$(cd "$TESTS_DIR/../.." && pwd)
 FILES_DIR="$ROOT/packaging/openwrt/mpconv/files"
 MPCONV_BIN=${MPCONV_BIN:-$ROOT/build/mpconv}
 
-passed=0
-failed=0
-ok() {
-	passed=$((passed + 1))
-	echo "ok - $*"
-}
-not_ok() {
-	failed=$((failed + 1))
-	echo "not ok - $*"
-}
-# check DESCRIPTION COMMAND...: passes when COMMAND succeeds.
-check() {
-	local what="$1"
-	shift
-	if "$@"; then ok "$what"; else not_ok "$what"; fi
-}
+# shellcheck source=tests/packaging/tap.sh
+. "$ROOT/tests/packaging/tap.sh"
 
 if [ ! -x "$MPCONV_BIN" ]; then
 	echo "no mpconv binary at $MPCONV_BIN (set MPCONV_BIN)"
@@ -212,5 +198,4 @@ if [ "$failed" -gt 0 ]; then
 	echo "# last init output:"
 	sed 's/^/#   /' "$TMP/out"
 fi
-echo "$passed passed, $failed failed"
-[ "$failed" -eq 0 ] && [ "$passed" -gt 0 ]
+finish

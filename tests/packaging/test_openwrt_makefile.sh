@@ -9,27 +9,13 @@
 # the package's CMAKE_OPTIONS, and the package root holds every file with
 # the right mode (the binary is the build's, placed where cmake.mk's
 # install step would put it).
-# shellcheck disable=SC3043 # `local`: dash and busybox ash, which run this, have it
 set -u
 ROOT=$(cd "$(dirname "$0")/../.." && pwd)
 PKG_DIR="$ROOT/packaging/openwrt/mpconv"
 MPCONV_BIN=${MPCONV_BIN:-$ROOT/build/mpconv}
 
-passed=0
-failed=0
-ok() {
-	passed=$((passed + 1))
-	echo "ok - $*"
-}
-not_ok() {
-	failed=$((failed + 1))
-	echo "not ok - $*"
-}
-check() {
-	local what="$1"
-	shift
-	if "$@"; then ok "$what"; else not_ok "$what"; fi
-}
+# shellcheck source=tests/packaging/tap.sh
+. "$ROOT/tests/packaging/tap.sh"
 
 for tool in make cmake; do
 	if ! command -v "$tool" >/dev/null; then
@@ -140,5 +126,4 @@ sys.exit(0 if all(set(caps[s]) == want for s in sets) else 1)' "$R/etc/capabilit
 fi
 check "sysctl file enables MPTCP" grep -qxF 'net.mptcp.enabled=1' "$R/etc/sysctl.d/99-mptcp.conf"
 
-echo "$passed passed, $failed failed"
-[ "$failed" -eq 0 ] && [ "$passed" -gt 0 ]
+finish

@@ -20,16 +20,8 @@ export TESTS_DIR FILES_DIR
 # netifd's answer for the `lan` interface; `wan` has no address.
 export STUB_IPADDR_lan=192.168.1.1
 
-passed=0
-failed=0
-ok() {
-	passed=$((passed + 1))
-	echo "ok - $*"
-}
-not_ok() {
-	failed=$((failed + 1))
-	echo "not ok - $*"
-}
+# shellcheck source=tests/packaging/tap.sh
+. "$ROOT/tests/packaging/tap.sh"
 
 TMP=$(mktemp -d /tmp/mpconv-openwrt-uci.XXXXXX)
 trap 'rm -rf "$TMP"' EXIT INT TERM
@@ -156,5 +148,4 @@ for sh in $shells; do
 	fi
 done
 
-echo "$passed passed, $failed failed"
-[ "$failed" -eq 0 ] && [ "$passed" -gt 0 ]
+finish

@@ -10,22 +10,10 @@ MPCONV_BIN=${MPCONV_BIN:-$ROOT/build/mpconv}
 BUILD_DIR=${MPCONV_BUILD_DIR:-$(dirname "$MPCONV_BIN")}
 UNIT="$ROOT/packaging/systemd/mpconv.service"
 
-passed=0
-failed=0
-ok() {
-	passed=$((passed + 1))
-	echo "ok - $*"
-}
-not_ok() {
-	failed=$((failed + 1))
-	echo "not ok - $*"
-}
+# shellcheck source=tests/packaging/tap.sh
+. "$ROOT/tests/packaging/tap.sh"
 
-if ! command -v systemd-analyze >/dev/null; then
-	echo "systemd-analyze is not installed (scripts/install-deps.sh test installs systemd)"
-	[ "${CI:-}" = true ] && exit 1
-	exit 77
-fi
+need_tool systemd-analyze "scripts/install-deps.sh test installs systemd"
 TMP=$(mktemp -d /tmp/mpconv-systemd.XXXXXX)
 trap 'rm -rf "$TMP"' EXIT INT TERM
 
@@ -96,5 +84,4 @@ else
 	fi
 fi
 
-echo "$passed passed, $failed failed"
-[ "$failed" -eq 0 ] && [ "$passed" -gt 0 ]
+finish
