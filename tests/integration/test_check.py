@@ -20,9 +20,7 @@ Cases:
 
 import os
 import re
-import shutil
 import subprocess
-import tempfile
 
 from mpconvtest import (Lazy, Suite, check, check_eq, mpconv_bin, netns_create, netns_delete,
                         netns_usable, Skip)
@@ -37,7 +35,7 @@ def _setup():
     tb = Testbed()
     ctx["tb"] = tb
     tb.start()  # raises Skip without root / netns / MPTCP / tc
-    ctx["tmp"] = tempfile.mkdtemp(prefix="mpc-it-")
+    ctx["tmp"] = tb.workdir
     return tb
 
 
@@ -47,9 +45,7 @@ testbed = Lazy(_setup)
 @S.cleanup
 def _cleanup():
     if "tb" in ctx:
-        ctx["tb"].close()
-    if "tmp" in ctx:
-        shutil.rmtree(ctx["tmp"], ignore_errors=True)
+        ctx["tb"].close()  # also removes its workdir, ctx["tmp"]
 
 
 class Report:

@@ -31,9 +31,7 @@ Environment: MPCONV_BIN; TESTBED_RATE_MBIT (default 10) rate of each link.
 
 import os
 import re
-import shutil
 import subprocess
-import tempfile
 import time
 
 from mpconvtest import (MiB, Lazy, Suite, check, check_eq, payload_sha, sha256_file,
@@ -59,7 +57,7 @@ def _setup():
     tb = Testbed(rate_mbit=RATE_MBIT)
     ctx["tb"] = tb
     tb.start()  # raises Skip without root / netns / MPTCP / tc
-    ctx["tmp"] = tempfile.mkdtemp(prefix="mpc-it-")
+    ctx["tmp"] = tb.workdir
     print(f"     testbed: lan={tb.lan} rtr={tb.rtr} srv={tb.srv}, 2 x {RATE_MBIT:g} Mbit/s (tbf)",
           flush=True)
     return ctx
@@ -71,9 +69,7 @@ setup = Lazy(_setup)
 @S.cleanup
 def _cleanup():
     if "tb" in ctx:
-        ctx["tb"].close()
-    if "tmp" in ctx:
-        shutil.rmtree(ctx["tmp"], ignore_errors=True)
+        ctx["tb"].close()  # also removes its workdir, ctx["tmp"]
 
 
 def endpoints(tb):

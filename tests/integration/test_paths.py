@@ -18,11 +18,8 @@ Cases (every transfer checks sha256 and prints its figures):
 Environment: MPCONV_BIN; TESTBED_RATE_MBIT (default 20) rate of each WAN link.
 """
 
-import atexit
 import os
-import shutil
 import subprocess
-import tempfile
 import time
 
 from mpconvtest import (MiB, Lazy, Suite, check, check_eq, check_session, mpconv_bin,
@@ -49,8 +46,7 @@ def setup():
     tb = Testbed(rate_mbit=RATE_MBIT)
     ctx["tb"] = tb
     tb.start()  # raises Skip without root / netns / MPTCP / tc
-    ctx["tmp"] = tempfile.mkdtemp(prefix="mpc-it-")
-    atexit.register(shutil.rmtree, ctx["tmp"], True)  # also on SIGTERM (sys.exit)
+    ctx["tmp"] = tb.workdir
     ctx["origin"] = tb.origin("http")
     ctx["d"] = tb.daemon(["-l", "socks5://10.10.0.1:0", "--mptcp", "on"])
     ctx["proxy"] = ctx["d"].listener("socks5").hostport
@@ -63,9 +59,7 @@ def setup():
 @S.cleanup
 def _cleanup():
     if "tb" in ctx:
-        ctx["tb"].close()
-    if "tmp" in ctx:
-        shutil.rmtree(ctx["tmp"], ignore_errors=True)
+        ctx["tb"].close()  # also removes its workdir, ctx["tmp"]
 
 
 def mbit(nbytes, secs):

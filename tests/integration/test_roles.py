@@ -49,13 +49,11 @@ Cases:
 Environment: MPCONV_BIN; TESTBED_RATE_MBIT (default 20) rate of each WAN link.
 """
 
-import atexit
 import os
 import re
 import shlex
 import shutil
 import subprocess
-import tempfile
 import time
 
 from mpconvtest import (REPO, MiB, Lazy, Skip, Suite, TestFailure, check, check_eq,
@@ -104,9 +102,7 @@ def setup():
     tb = Testbed(rate_mbit=RATE_MBIT)
     ctx["tb"] = tb
     tb.start()  # raises Skip without root / netns / MPTCP / tc
-    tmp = tempfile.mkdtemp(prefix="mpc-it-roles-")
-    ctx["tmp"] = tmp
-    atexit.register(shutil.rmtree, tmp, True)
+    tmp = ctx["tmp"] = tb.workdir
     tb.add_public_address(PUBLIC_IP)
     ctx["pub"] = tb.origin("http", bind=PUBLIC_IP)          # transparent targets (MPTCP)
     print(f"     testbed: lan={tb.lan} rtr={tb.rtr} srv={tb.srv}, 2 x {RATE_MBIT:g} Mbit/s; "
@@ -117,9 +113,7 @@ def setup():
 @S.cleanup
 def _cleanup():
     if "tb" in ctx:
-        ctx["tb"].close()
-    if "tmp" in ctx:
-        shutil.rmtree(ctx["tmp"], ignore_errors=True)
+        ctx["tb"].close()  # also removes its workdir, ctx["tmp"]
 
 
 # --------------------------------------------------------------------------

@@ -62,8 +62,10 @@ import re
 import select
 import signal
 import socket
+import shutil
 import subprocess
 import sys
+import tempfile
 import threading
 import time
 
@@ -104,7 +106,8 @@ def testbed_usable():
 class Testbed:
     """The two-path topology. Build with `with Testbed(...) as tb:` or
     tb = Testbed(...).start() ... tb.close() (close() is idempotent and also
-    registered with atexit)."""
+    registered with atexit). tb.workdir is a scratch directory for the
+    test's files, removed by close()."""
 
     def __init__(self, rate_mbit=20, burst="32kb", latency="50ms"):
         self.rate_mbit = rate_mbit
@@ -114,6 +117,7 @@ class Testbed:
         self.namespaces = []
         self.origins = []
         self.daemons = []
+        self.workdir = None
         self._closed = False
 
     # -- lifecycle
@@ -128,6 +132,7 @@ class Testbed:
         if why:
             raise Skip(why)
         atexit.register(self.close)
+        self.workdir = tempfile.mkdtemp(prefix="mpc-it-")
         try:
             self._build()
         except BaseException:
@@ -156,6 +161,8 @@ class Testbed:
         for ns in self.namespaces:
             if ns in left.split():
                 print(f"warning: netns {ns} still present", flush=True)
+        if self.workdir:
+            shutil.rmtree(self.workdir, ignore_errors=True)
 
     # -- commands
     def run(self, ns, args, check=True, timeout=30):
