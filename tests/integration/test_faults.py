@@ -766,6 +766,17 @@ def start_curls(d, n, rate):
     return files, procs
 
 
+def stop_curls(files, procs):
+    """Kills the downloads of start_curls that still run and removes their files."""
+    for p in procs:
+        if p.poll() is None:
+            p.kill()
+            p.wait()
+    for f in files:
+        if os.path.exists(f):
+            os.unlink(f)
+
+
 def refused(addr):
     try:
         s = socket.create_connection(addr, timeout=2)
@@ -802,13 +813,7 @@ def sigterm_lets_transfers_finish():
         rc = d.wait_exit(30)
         t_exit = time.monotonic() - t_term
     finally:
-        for p in procs:
-            if p.poll() is None:
-                p.kill()
-                p.wait()
-        for f in files:
-            if os.path.exists(f):
-                os.unlink(f)
+        stop_curls(files, procs)
     check_eq(rc, 0, "exit status after SIGTERM")
     log = d.log()
     check(any("all sessions finished" in l for l in log), "no 'all sessions finished' line")
@@ -839,13 +844,7 @@ def sigterm_drain_deadline_cuts_long_transfer():
             raise TestFailure("curl still running after the daemon exited")
         size = os.path.getsize(files[0])
     finally:
-        for p in procs:
-            if p.poll() is None:
-                p.kill()
-                p.wait()
-        for f in files:
-            if os.path.exists(f):
-                os.unlink(f)
+        stop_curls(files, procs)
     check(rc is not None, "daemon still running 60 s after SIGTERM")
     check_eq(rc, 0, "exit status after the drain deadline")
     d.wait_line(lambda l: "drain deadline" in l, 5, since=mark, what="'drain deadline' line")
