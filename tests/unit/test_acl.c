@@ -15,6 +15,8 @@
 
 #include "mpconv/acl.h"
 
+#include "acl_list_text.h"
+
 static char why[512];
 
 /* A socket address for an IPv4 or IPv6 literal. */
@@ -45,23 +47,11 @@ static struct acl_list list_of(const char *text)
     return l;
 }
 
-/* The list formatted back, entries joined with ", ". */
-static const char *formatted(const struct acl_list *l)
-{
-    static char out[1024];
-    out[0] = '\0';
-    for (size_t i = 0; i < l->n; i++) {
-        char entry[ACL_CIDR_TEXT_MAX];
-        acl_cidr_format(&l->v[i], entry, sizeof(entry));
-        snprintf(out + strlen(out), sizeof(out) - strlen(out), "%s%s", i ? ", " : "", entry);
-    }
-    return out;
-}
 
 static void assert_parses_as(const char *text, const char *expected)
 {
     struct acl_list l = list_of(text);
-    assert_string_equal(formatted(&l), expected);
+    assert_string_equal(acl_list_text(&l), expected);
     acl_list_clear(&l);
 }
 
@@ -70,7 +60,7 @@ static void assert_parse_error(const char *text, const char *expected)
     struct acl_list l = list_of("192.0.2.0/24");
     assert_int_equal(acl_list_parse(&l, text, why, sizeof(why)), -1);
     assert_string_equal(why, expected);
-    assert_string_equal(formatted(&l), "192.0.2.0/24"); /* unchanged */
+    assert_string_equal(acl_list_text(&l), "192.0.2.0/24"); /* unchanged */
     acl_list_clear(&l);
 }
 
@@ -101,7 +91,7 @@ static void lists_accumulate(void **state)
     struct acl_list l = list_of("10.0.0.0/8");
     assert_int_equal(acl_list_parse(&l, "fd00::/8, 192.0.2.1", why, sizeof(why)), 0);
     assert_int_equal(l.n, 3);
-    assert_string_equal(formatted(&l), "10.0.0.0/8, fd00::/8, 192.0.2.1");
+    assert_string_equal(acl_list_text(&l), "10.0.0.0/8, fd00::/8, 192.0.2.1");
     acl_list_clear(&l);
     assert_int_equal(l.n, 0);
     assert_null(l.v);

@@ -14,6 +14,8 @@
 
 #include "mpconv/config.h"
 
+#include "acl_list_text.h"
+
 static char err[1024];
 
 static const char *data_path(const char *name)
@@ -138,18 +140,6 @@ static void assert_users_error(const char *users, const char *extra_config, cons
     remove_temp(users_path);
 }
 
-/* A CIDR list as "a, b, c". */
-static const char *cidrs(const struct acl_list *l)
-{
-    static char out[1024];
-    out[0] = '\0';
-    for (size_t i = 0; i < l->n; i++) {
-        char entry[ACL_CIDR_TEXT_MAX];
-        acl_cidr_format(&l->v[i], entry, sizeof(entry));
-        snprintf(out + strlen(out), sizeof(out) - strlen(out), "%s%s", i ? ", " : "", entry);
-    }
-    return out;
-}
 
 static void test_defaults(void **state)
 {
@@ -248,7 +238,7 @@ static void test_good_file(void **state)
     assert_false(c.listeners[5].mptcp);
     assert_int_equal(c.listeners[6].kind, LISTEN_TPROXY);
     assert_true(c.listeners[6].mptcp);
-    assert_string_equal(cidrs(&c.listeners[6].allow), "192.168.1.0/24, fd00::/8");
+    assert_string_equal(acl_list_text(&c.listeners[6].allow), "192.168.1.0/24, fd00::/8");
     assert_int_equal(c.listeners[0].allow.n, 0);
 
     assert_int_equal(c.upstream.kind, UPSTREAM_HTTP);
@@ -267,11 +257,11 @@ static void test_good_file(void **state)
     assert_int_equal(c.idle_timeout_ms, 86400000);
     assert_int_equal(c.max_header_bytes, 1024);
     assert_string_equal(c.users_file, data_path("users.txt")); /* relative to good.conf */
-    assert_string_equal(cidrs(&c.acl.clients), "192.168.1.0/24, 192.168.2.0/24, fd00::/8");
-    assert_string_equal(cidrs(&c.acl.deny), "10.0.0.0/8");
-    assert_string_equal(cidrs(&c.acl.allow), "10.1.0.0/16, 127.0.0.1");
-    assert_string_equal(cidrs(&c.acl.tcp), "192.168.0.0/16");
-    assert_string_equal(cidrs(&c.acl.require_mptcp), "203.0.113.1, 2001:db8::/32");
+    assert_string_equal(acl_list_text(&c.acl.clients), "192.168.1.0/24, 192.168.2.0/24, fd00::/8");
+    assert_string_equal(acl_list_text(&c.acl.deny), "10.0.0.0/8");
+    assert_string_equal(acl_list_text(&c.acl.allow), "10.1.0.0/16, 127.0.0.1");
+    assert_string_equal(acl_list_text(&c.acl.tcp), "192.168.0.0/16");
+    assert_string_equal(acl_list_text(&c.acl.require_mptcp), "203.0.113.1, 2001:db8::/32");
     config_free(&c);
 }
 
@@ -596,9 +586,9 @@ static void test_acl_keys(void **state)
                             "[mpconv]\nlisten = socks5://127.0.0.1:0?allow=::1\n");
     config_init(&c);
     load_ok(&c, path);
-    assert_string_equal(cidrs(&c.acl.deny), "10.0.0.0/8, 192.0.2.0/24, fd00::/8");
+    assert_string_equal(acl_list_text(&c.acl.deny), "10.0.0.0/8, 192.0.2.0/24, fd00::/8");
     assert_int_equal(c.acl.allow.n, 0);
-    assert_string_equal(cidrs(&c.listeners[0].allow), "::1");
+    assert_string_equal(acl_list_text(&c.listeners[0].allow), "::1");
     char *dump = dump_body(&c);
     assert_non_null(strstr(dump, "\n[acl]\nclients =\ndeny = 10.0.0.0/8\ndeny = 192.0.2.0/24\ndeny = fd00::/8\n"
                                  "allow =\ntcp =\nrequire_mptcp =\n"));
@@ -639,21 +629,21 @@ static void test_acl_cli_replaces_the_files(void **state)
     config_init(&c);
     load_ok(&c, data_path("good.conf"));
     assert_int_equal(config_set(&c, "acl.allow", "127.0.0.0/8", err, sizeof(err)), 0);
-    assert_string_equal(cidrs(&c.acl.allow), "127.0.0.0/8");
+    assert_string_equal(acl_list_text(&c.acl.allow), "127.0.0.0/8");
     assert_int_equal(config_set(&c, "acl.allow", "::1, 192.0.2.1", err, sizeof(err)), 0);
-    assert_string_equal(cidrs(&c.acl.allow), "127.0.0.0/8, ::1, 192.0.2.1");
+    assert_string_equal(acl_list_text(&c.acl.allow), "127.0.0.0/8, ::1, 192.0.2.1");
     assert_int_equal(config_set(&c, "acl.allow", "bad", err, sizeof(err)), -1);
-    assert_string_equal(cidrs(&c.acl.allow), "127.0.0.0/8, ::1, 192.0.2.1");
-    assert_string_equal(cidrs(&c.acl.deny), "10.0.0.0/8"); /* other lists keep the file's */
+    assert_string_equal(acl_list_text(&c.acl.allow), "127.0.0.0/8, ::1, 192.0.2.1");
+    assert_string_equal(acl_list_text(&c.acl.deny), "10.0.0.0/8"); /* other lists keep the file's */
 
     load_ok(&c, data_path("good.conf")); /* a file read afterwards does not bring its entries back */
-    assert_string_equal(cidrs(&c.acl.allow), "127.0.0.0/8, ::1, 192.0.2.1");
+    assert_string_equal(acl_list_text(&c.acl.allow), "127.0.0.0/8, ::1, 192.0.2.1");
     config_free(&c);
 
     config_init(&c); /* a bad first value from the command line leaves the file's list */
     load_ok(&c, data_path("good.conf"));
     assert_int_equal(config_set(&c, "acl.tcp", "10.0.0.0/8,x", err, sizeof(err)), -1);
-    assert_string_equal(cidrs(&c.acl.tcp), "192.168.0.0/16");
+    assert_string_equal(acl_list_text(&c.acl.tcp), "192.168.0.0/16");
     assert_int_equal(config_set(&c, "acl.tcp", "", err, sizeof(err)), 0); /* an empty value empties it */
     assert_int_equal(c.acl.tcp.n, 0);
     config_free(&c);
