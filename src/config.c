@@ -42,7 +42,6 @@ static const char *const log_level_names[] = {"error", "warn", "info", "debug", 
 /* A KEY_UINT with a word: the word stands for 0. */
 static const char *const auto_word[] = {"auto", NULL};
 static const char *const switch_names[] = {"off", "on", NULL};
-static const char *const kernel_word[] = {"kernel", NULL};
 
 /* What each listener kind takes in its URL. */
 struct listener_kind_def {
@@ -97,7 +96,6 @@ static const struct key_def keys[] = {
     {"mpconv", "mark", KEY_UINT, "0", FIELD(mark), 0, UINT32_MAX, NULL},
     {"mpconv", "log_level", KEY_CHOICE, "info", FIELD(log_level), 0, 0, log_level_names},
     {"mpconv", "workers", KEY_UINT, "1", FIELD(workers), 1, 64, auto_word},
-    {"mpconv", "mptcp_send_buffer", KEY_UINT, "16777216", FIELD(mptcp_send_buffer), 65536, 268435456, kernel_word},
     {"mpconv", "metrics", KEY_ADDRESS, "", FIELD(metrics), 0, 0, NULL},
     {"mpconv", "wan", KEY_WAN, NULL, FIELD(wan), 0, 0, NULL},
     {"timeouts", "connect", KEY_SECONDS, "10", FIELD(connect_timeout_ms), TIMEOUT_MIN_MS, TIMEOUT_MAX_MS, NULL},

@@ -699,8 +699,6 @@ void session_accept(struct worker *w, struct listener *l, uv_stream_t *server)
         listener_note_fd_pressure(l, fd, w->fd_limit);
     if (l->is_mptcp && fd >= 0)
         s->client_mptcp = sock_is_mptcp(fd);
-    if (s->client_mptcp) /* a concentrator sends the downloads back over it */
-        sock_tune_mptcp_sender(fd, s->gen->cfg.mptcp_send_buffer);
     uv_timer_start(&s->timer, on_timer, s->gen->cfg.handshake_timeout_ms, 0);
     if (l->tls)
         start_client_tls(s);

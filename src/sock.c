@@ -5,7 +5,6 @@
 #include "mpconv/log.h"
 
 #include <errno.h>
-#include <stdatomic.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <string.h>
@@ -33,13 +32,11 @@
 
 #define REPROBE_INTERVAL_MS 60000
 
-void sock_factory_init(struct sock_factory *f, enum mptcp_mode mode, uint32_t mark,
-                       uint32_t mptcp_send_buffer)
+void sock_factory_init(struct sock_factory *f, enum mptcp_mode mode, uint32_t mark)
 {
     memset(f, 0, sizeof(*f));
     f->mode = mode;
     f->mark = mark;
-    f->mptcp_send_buffer = mptcp_send_buffer;
 }
 
 bool sock_is_mptcp_unavailable(int err)
@@ -116,7 +113,6 @@ int sock_open_upstream(struct sock_factory *f, int family, uint64_t now_ms, bool
                 log_info("MPTCP available again");
             f->kernel_refused = false;
             *is_mptcp = true;
-            sock_tune_mptcp_sender(fd, f->mptcp_send_buffer);
             return finish_socket(f, fd);
         }
         /* In "on" mode the kernel was checked at start; a refusal now is an
@@ -237,28 +233,6 @@ bool sock_is_mptcp(int fd)
     int proto = 0;
     socklen_t len = sizeof(proto);
     return getsockopt(fd, SOL_SOCKET, SO_PROTOCOL, &proto, &len) == 0 && proto == IPPROTO_MPTCP;
-}
-
-int sock_set_mptcp_send_buffer(int fd, uint32_t bytes)
-{
-    if (bytes == 0)
-        return 0;
-    int size = (int)bytes, lowat = SOCK_MPTCP_NOTSENT_LOWAT;
-    if (setsockopt(fd, SOL_SOCKET, SO_SNDBUFFORCE, &size, sizeof(size)) != 0 ||
-        setsockopt(fd, IPPROTO_TCP, TCP_NOTSENT_LOWAT, &lowat, sizeof(lowat)) != 0)
-        return -errno;
-    return 0;
-}
-
-void sock_tune_mptcp_sender(int fd, uint32_t bytes)
-{
-    static atomic_flag refusal_logged = ATOMIC_FLAG_INIT;
-    int err = sock_set_mptcp_send_buffer(fd, bytes);
-    if (err != 0 && !atomic_flag_test_and_set(&refusal_logged))
-        log_warn("mptcp_send_buffer: the kernel refused %u bytes (%s; SO_SNDBUFFORCE needs "
-                 "CAP_NET_ADMIN): MPTCP sockets keep the kernel's send buffer, and single "
-                 "uploads may stall (docs/mptcp.md, \"Send buffer\")",
-                 bytes, strerror(-err));
 }
 
 void sock_tune_connected(int fd)

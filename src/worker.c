@@ -72,7 +72,6 @@ static void use_generation(struct worker *w, struct config_gen *gen)
     w->cfg = &gen->cfg;
     w->sockets.mode = gen->cfg.mptcp;
     w->sockets.mark = gen->cfg.mark;
-    w->sockets.mptcp_send_buffer = gen->cfg.mptcp_send_buffer;
     w->dialer.connect_timeout_ms = gen->cfg.connect_timeout_ms;
     w->dialer.acl = &gen->cfg.acl; /* dials started from now on */
     config_gen_unref(old);
@@ -192,8 +191,7 @@ int worker_prepare(struct worker_thread *t, struct worker_update *first, struct 
     t->w.metrics = metrics;
     t->w.dialer = (struct dialer){.loop = &t->loop, .sockets = &t->w.sockets, .metrics = metrics,
                                   .local = &t->w.local_addrs};
-    sock_factory_init(&t->w.sockets, first->gen->cfg.mptcp, first->gen->cfg.mark,
-                      first->gen->cfg.mptcp_send_buffer);
+    sock_factory_init(&t->w.sockets, first->gen->cfg.mptcp, first->gen->cfg.mark);
     size_t wanted = first->gen->cfg.n_listeners;
     if (apply_update(t, first) != 0) {
         worker_update_free(first);

@@ -67,7 +67,6 @@ struct config {
     enum mptcp_mode mptcp;
     uint32_t mark;                 /* [mpconv] mark: SO_MARK on upstream sockets, 0 = unset */
     uint32_t workers;              /* [mpconv] workers: event loops (threads), 0 = one per CPU */
-    uint32_t mptcp_send_buffer;    /* [mpconv] mptcp_send_buffer: SO_SNDBUFFORCE bytes, 0 = the kernel's autotuning */
     struct mp_target metrics;      /* [mpconv] metrics: HTTP endpoint address; host "" = off */
     char wan[CONFIG_WAN_MAX][CONFIG_IFNAME_SIZE]; /* [mpconv] wan: WAN interfaces (path healing) */
     size_t n_wan;

@@ -26,13 +26,11 @@ enum mptcp_state {
 struct sock_factory {
     enum mptcp_mode mode;
     uint32_t mark;             /* SO_MARK for every upstream socket, 0 = none */
-    uint32_t mptcp_send_buffer; /* for every MPTCP upstream socket, 0 = the kernel's */
     bool kernel_refused;       /* auto mode: last MPTCP socket() failed */
     uint64_t reprobe_at_ms;    /* when to try MPTCP again after a refusal */
 };
 
-void sock_factory_init(struct sock_factory *f, enum mptcp_mode mode, uint32_t mark,
-                       uint32_t mptcp_send_buffer);
+void sock_factory_init(struct sock_factory *f, enum mptcp_mode mode, uint32_t mark);
 
 /* Opens a non-blocking, close-on-exec stream socket for family. Returns the
  * fd (and *is_mptcp), or -errno. now_ms drives the re-probe after refusals.
@@ -67,19 +65,6 @@ int sock_parse_subflow_addrs(const uint8_t *buf, size_t len, struct sockaddr_sto
 
 /* Whether an accepted socket is MPTCP (SO_PROTOCOL). */
 bool sock_is_mptcp(int fd);
-
-/* An MPTCP socket that mpconv writes to gets a fixed send buffer of bytes
- * (SO_SNDBUFFORCE; the kernel doubles it for its bookkeeping, as for every
- * SO_SNDBUF) and sends wake-ups only while less than SOCK_MPTCP_NOTSENT_LOWAT
- * is still unsent. The big buffer rides out MPTCP's late DATA_ACKs (see
- * docs/mptcp.md, "Send buffer"); the low-water mark keeps what sits unsent in
- * it small. bytes 0 does nothing. Returns 0 or -errno (EPERM without
- * CAP_NET_ADMIN), in which case the socket keeps the kernel's autotuning. */
-#define SOCK_MPTCP_NOTSENT_LOWAT (256 * 1024)
-int sock_set_mptcp_send_buffer(int fd, uint32_t bytes);
-
-/* The same, and the first refusal in this process is logged (once). */
-void sock_tune_mptcp_sender(int fd, uint32_t bytes);
 
 /* Latency-friendly options for a connected socket; errors that MPTCP gives
  * for unsupported options are ignored on purpose. */

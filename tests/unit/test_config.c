@@ -920,26 +920,6 @@ static void test_workers(void **state)
     config_free(&c);
 }
 
-static void test_mptcp_send_buffer(void **state)
-{
-    (void)state;
-    struct config c;
-    config_init(&c);
-    assert_int_equal(c.mptcp_send_buffer, 16u << 20);
-    assert_int_equal(config_set(&c, "mpconv.mptcp_send_buffer", "kernel", err, sizeof(err)), 0);
-    assert_int_equal(c.mptcp_send_buffer, 0);
-    char *dump = dump_body(&c);
-    assert_non_null(strstr(dump, "\nmptcp_send_buffer = kernel\n"));
-    free(dump);
-    assert_int_equal(config_set(&c, "mpconv.mptcp_send_buffer", "0x100000", err, sizeof(err)), 0);
-    assert_int_equal(c.mptcp_send_buffer, 1u << 20);
-    assert_int_equal(config_set(&c, "mpconv.mptcp_send_buffer", "65535", err, sizeof(err)), -1);
-    assert_string_equal(err, "mpconv.mptcp_send_buffer: expected 'kernel' or an integer from 65536 to "
-                             "268435456, got '65535'");
-    assert_int_equal(c.mptcp_send_buffer, 1u << 20);
-    config_free(&c);
-}
-
 static void metrics_ok(struct config *c, const char *value, const char *dumped)
 {
     char want[512];
@@ -1009,8 +989,6 @@ static void test_mark(void **state)
     assert_load_error("[mpconv]\nmark = 0x1zz\n", "2: mark: expected an integer from 0 to 4294967295, got '0x1zz'");
     assert_load_error("[mpconv]\nworkers = 0\n", "2: workers: expected 'auto' or an integer from 1 to 64, got '0'");
     assert_load_error("[mpconv]\nworkers = 65\n", "2: workers: expected 'auto' or an integer from 1 to 64, got '65'");
-    assert_load_error("[mpconv]\nmptcp_send_buffer = 1G\n",
-                      "2: mptcp_send_buffer: expected 'kernel' or an integer from 65536 to 268435456, got '1G'");
     assert_load_error("[timeouts]\ndrain = 0\n", "2: drain: expected seconds from 0.1 to 86400 (at most 3 decimals), got '0'");
     assert_load_error("[mpconv]\nmark = 1\nmark = 2\n", "3: mark: duplicate key (first set on line 2)");
 }
@@ -1177,7 +1155,6 @@ int main(void)
         cmocka_unit_test(test_upstreams),
         cmocka_unit_test(test_bad_upstreams),
         cmocka_unit_test(test_workers),
-        cmocka_unit_test(test_mptcp_send_buffer),
         cmocka_unit_test(test_mark),
         cmocka_unit_test(test_metrics_address),
         cmocka_unit_test(test_dump_reads_back),

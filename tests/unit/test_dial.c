@@ -97,7 +97,7 @@ static void dial_with(enum mptcp_mode mode, uint32_t mark, const struct acl_conf
     uv_loop_t loop;
     struct sock_factory sockets;
     uv_loop_init(&loop);
-    sock_factory_init(&sockets, mode, mark, 0);
+    sock_factory_init(&sockets, mode, mark);
     struct dialer dialer = {.loop = &loop, .sockets = &sockets, .connect_timeout_ms = timeout_ms,
                             .metrics = dial_metrics, .acl = acl};
     struct dial_request req = {.target = &t, .purpose = purpose, .session_id = 1};
@@ -300,7 +300,7 @@ static void a_cancelled_dial_never_calls_back(void **state)
     struct sock_factory sockets;
     struct outcome o = {0};
     uv_loop_init(&loop);
-    sock_factory_init(&sockets, MPTCP_MODE_AUTO, 0, 0);
+    sock_factory_init(&sockets, MPTCP_MODE_AUTO, 0);
     struct dialer dialer = {.loop = &loop, .sockets = &sockets, .connect_timeout_ms = 5000};
     struct mp_target by_name = target_of("localhost", closed_port());
     struct mp_target literal = target_of("127.0.0.1", closed_port());

@@ -1,5 +1,4 @@
-/* Unit tests for src/sock.c: the pure parser of the MPTCP_SUBFLOW_ADDRS reply,
- * and the send-buffer setting on a real (unconnected) MPTCP socket. */
+/* Unit tests for the pure part of src/sock.c: the MPTCP_SUBFLOW_ADDRS reply. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -8,9 +7,6 @@
 
 #include <arpa/inet.h>
 #include <cmocka.h>
-#include <errno.h>
-#include <netinet/tcp.h>
-#include <unistd.h>
 
 #include "mpconv/sock.h"
 
@@ -93,43 +89,11 @@ static void test_subflow_addrs_malformed(void **state)
     assert_int_equal(sock_parse_subflow_addrs(buf, sizeof(buf), local, remote, 2), 0);
 }
 
-static int int_option(int fd, int level, int name)
-{
-    int v = -1;
-    socklen_t len = sizeof(v);
-    assert_int_equal(getsockopt(fd, level, name, &v, &len), 0);
-    return v;
-}
-
-/* Root: the buffer is fixed at twice the value (the kernel's bookkeeping) and
- * the low-water mark is set. Without CAP_NET_ADMIN: -EPERM, socket untouched. */
-static void test_mptcp_send_buffer(void **state)
-{
-    (void)state;
-    int fd = socket(AF_INET, SOCK_STREAM, IPPROTO_MPTCP);
-    if (fd < 0)
-        skip();
-    int before = int_option(fd, SOL_SOCKET, SO_SNDBUF);
-    assert_int_equal(sock_set_mptcp_send_buffer(fd, 0), 0);
-    assert_int_equal(int_option(fd, SOL_SOCKET, SO_SNDBUF), before);
-    int err = sock_set_mptcp_send_buffer(fd, 1u << 20);
-    if (geteuid() == 0) {
-        assert_int_equal(err, 0);
-        assert_int_equal(int_option(fd, SOL_SOCKET, SO_SNDBUF), 2 << 20);
-        assert_int_equal(int_option(fd, IPPROTO_TCP, TCP_NOTSENT_LOWAT), SOCK_MPTCP_NOTSENT_LOWAT);
-    } else {
-        assert_int_equal(err, -EPERM);
-        assert_int_equal(int_option(fd, SOL_SOCKET, SO_SNDBUF), before);
-    }
-    close(fd);
-}
-
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_subflow_addrs),
         cmocka_unit_test(test_subflow_addrs_malformed),
-        cmocka_unit_test(test_mptcp_send_buffer),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

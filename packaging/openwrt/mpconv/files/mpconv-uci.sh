@@ -464,7 +464,7 @@ mpconv_uci_ini() {
 	else
 		MPCONV_FAILED=1
 	fi
-	for value in mptcp mark log_level workers mptcp_send_buffer metrics; do
+	for value in mptcp mark log_level workers metrics; do
 		_mpconv_copy "$m" "$value"
 	done
 	config_list_foreach "$m" wan _mpconv_wan
