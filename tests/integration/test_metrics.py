@@ -18,9 +18,9 @@ import socket
 import subprocess
 
 from mpconvtest import (IPPROTO_MPTCP, Daemon, Lazy, Origin, Reader, Skip, Suite, basic_auth,
-                        check, check_eq, closed_port, connect, http_connect, http_read_response,
-                        metrics_address, mpconv_bin, mptcp_available, payload, recv_exact,
-                        recv_to_eof, socks5_addr, socks5_reply)
+                        check, check_eq, closed_port, connect, echo_roundtrip, http_connect,
+                        http_read_response, metrics_address, mpconv_bin, mptcp_available, payload,
+                        recv_exact, recv_to_eof, socks5_addr, socks5_reply)
 
 S = Suite("metrics")
 ctx = {}
@@ -223,9 +223,7 @@ def socks5_echo(listener, port, n, mptcp_client):
         check_eq(recv_exact(s, 2), b"\x05\x00", "method reply")
         s.sendall(b"\x05\x01\x00" + socks5_addr("127.0.0.1", port))
         check_eq(socks5_reply(s)[:2], b"\x05\x00", "CONNECT reply")
-        data = bytes(payload(n))
-        s.sendall(data)
-        check(recv_exact(s, n) == data, "echo mismatch")
+        echo_roundtrip(s, bytes(payload(n)))
         s.shutdown(socket.SHUT_WR)
         check_eq(recv_to_eof(s, timeout=20), b"", "after half-close")
     finally:
