@@ -274,6 +274,25 @@ static void stop_splicing(struct pump *p)
     pump_read_on(p);
 }
 
+/* Why not always ask for a pipeful: MPTCP sockets have no splice_read of
+ * their own, and the kernel's fallback (copy_splice_read) allocates a page
+ * for every 4 KiB asked for, copies into them and frees the pages it did not
+ * fill. Asking for 1 MiB to move a 64-byte answer cost more than the rest of
+ * a short connection's relaying. Requests that follow what arrives keep
+ * small messages cheap, and a bulk transfer is back at a pipeful a read
+ * after a few full reads. */
+size_t relay_next_splice_request(size_t asked, size_t got, size_t capacity)
+{
+    size_t next;
+    if (got >= asked)
+        next = asked * 2;
+    else
+        next = (got * 2 + 4095) & ~(size_t)4095;
+    if (next < RELAY_SPLICE_FIRST)
+        next = RELAY_SPLICE_FIRST;
+    return next < capacity ? next : capacity;
+}
+
 static void splice_some(struct pump *p)
 {
     int src, dst;
@@ -286,7 +305,8 @@ static void splice_some(struct pump *p)
             return;
         }
         p->has_pipe = true;
-        ssize_t in = splice(src, NULL, p->pipe.write_fd, NULL, p->pipe.capacity,
+        size_t want = p->splice_want < p->pipe.capacity ? p->splice_want : p->pipe.capacity;
+        ssize_t in = splice(src, NULL, p->pipe.write_fd, NULL, want,
                             SPLICE_F_MOVE | SPLICE_F_NONBLOCK);
         if (in < 0 && errno == EAGAIN) {
             give_back_pipe(p); /* empty: nothing to hold while idle */
@@ -305,11 +325,12 @@ static void splice_some(struct pump *p)
         }
         p->relay->last_active_ms = uv_now(p->src->uv->loop);
         p->in_pipe = (size_t)in;
+        p->splice_want = (uint32_t)relay_next_splice_request(want, (size_t)in, p->pipe.capacity);
         if (!empty_pipe(p, dst))
             return;
-        /* Less than a pipeful: the socket is most likely empty, and the
+        /* Less than asked for: the socket is most likely empty, and the
          * level-triggered poll calls again if not; skip the EAGAIN call. */
-        if ((size_t)in < p->pipe.capacity) {
+        if ((size_t)in < want) {
             give_back_pipe(p);
             return;
         }
@@ -348,8 +369,10 @@ void relay_init(struct relay *r, struct bufpool *pool, struct pipepool *pipes,
     r->pool = pool;
     r->pipes = pipes;
     r->events = events;
-    r->up = (struct pump){.relay = r, .src = client, .dst = upstream};
-    r->down = (struct pump){.relay = r, .src = upstream, .dst = client};
+    r->up = (struct pump){
+        .relay = r, .src = client, .dst = upstream, .splice_want = RELAY_SPLICE_FIRST};
+    r->down = (struct pump){
+        .relay = r, .src = upstream, .dst = client, .splice_want = RELAY_SPLICE_FIRST};
     r->last_active_ms = uv_now(client->uv->loop);
 }
 

@@ -42,6 +42,7 @@ struct pump {
     bool has_pipe;      /* splice: a pipe from the pool while bytes are in it */
     struct pipe_pair pipe;
     size_t in_pipe;
+    uint32_t splice_want; /* bytes the next splice(2) from src asks for */
 };
 
 struct relay_events {
@@ -64,6 +65,15 @@ struct relay {
     uint64_t last_active_ms; /* for the idle timeout */
     bool failed;
 };
+
+/* The first splice(2) from a source asks for this much. */
+#define RELAY_SPLICE_FIRST (16 * 1024)
+
+/* How much the next splice(2) from a source asks for, after one that asked
+ * for `asked` and got `got` bytes into a pipe of `capacity`: twice as much
+ * after a full read (up to capacity), else about twice what came (whole
+ * pages, at least RELAY_SPLICE_FIRST). */
+size_t relay_next_splice_request(size_t asked, size_t got, size_t capacity);
 
 /* Sets up both pumps; no I/O yet. With pipes, pumps between two plain
  * streams move bytes with splice(2) instead of copying them. */

@@ -297,6 +297,38 @@ static void an_idle_spliced_tunnel_holds_no_pipe(void **state)
     assert_false(f->relay.up.has_pipe);
     assert_int_equal(f->pipes.n_spare, 1); /* back in the pool, ready for reuse */
     assert_int_equal(f->relay.up.bytes, 10);
+    /* A short message keeps the next request small (see below). */
+    assert_int_equal(f->relay.up.splice_want, RELAY_SPLICE_FIRST);
+}
+
+/* A source that keeps the pipe busy is read in ever larger requests. */
+static void a_busy_source_is_spliced_in_growing_requests(void **state)
+{
+    struct fixture *f = *state;
+    size_t len = 8 * 1024 * 1024, sent = 0, got = 0;
+    char *out = pattern(len);
+    assert_int_equal(pump_start(&f->relay.up, NULL, 0, false), 0);
+    turn(f, f->client_peer, out, len, &sent, -1, NULL, 0, &got);
+    assert_true(f->relay.up.splice_want > RELAY_SPLICE_FIRST);
+    free(out);
+}
+
+/* Requests follow what arrives: the kernel's copy fallback for MPTCP
+ * allocates a page per 4 KiB asked for, whatever comes. */
+static void splice_requests_double_after_full_reads_and_shrink_to_what_came(void **state)
+{
+    (void)state;
+    const size_t cap = 1024 * 1024, first = RELAY_SPLICE_FIRST;
+    assert_int_equal(relay_next_splice_request(first, first, cap), 2 * first);
+    assert_int_equal(relay_next_splice_request(512 * 1024, 512 * 1024, cap), cap);
+    assert_int_equal(relay_next_splice_request(cap, cap, cap), cap);
+    /* Short reads: twice what came, in whole pages, never below the first. */
+    assert_int_equal(relay_next_splice_request(cap, 100 * 1024, cap), 200 * 1024);
+    assert_int_equal(relay_next_splice_request(cap, 10000, cap), 20480);
+    assert_int_equal(relay_next_splice_request(cap, 64, cap), first);
+    /* A small pipe (F_SETPIPE_SZ refused) caps every request. */
+    assert_int_equal(relay_next_splice_request(4096, 4096, 4096), 4096);
+    assert_int_equal(relay_next_splice_request(4096, 10, 4096), 4096);
 }
 
 int main(void)
@@ -312,6 +344,9 @@ int main(void)
         cmocka_unit_test_setup_teardown(a_reader_that_stalls_holds_at_most_one_buffer, setup_splice, teardown),
         cmocka_unit_test_setup_teardown(a_closed_upstream_fails_the_relay_once, setup_splice, teardown),
         cmocka_unit_test_setup_teardown(an_idle_spliced_tunnel_holds_no_pipe, setup_splice, teardown),
+        cmocka_unit_test_setup_teardown(a_busy_source_is_spliced_in_growing_requests, setup_splice,
+                                        teardown),
+        cmocka_unit_test(splice_requests_double_after_full_reads_and_shrink_to_what_came),
         cmocka_unit_test_setup_teardown(a_stalled_reader_gets_the_pipe_then_the_rest_in_order,
                                         setup_splice, teardown),
     };
