@@ -274,8 +274,10 @@ def start_mpconv(col, env):
     out = os.path.join(env.work, f"{col['key']}.log")
     open(out, "w").close()
     # The target server is on loopback, which mpconv refuses unless allowed.
+    # One event loop per CPU (workers = auto), as haproxy runs one thread per CPU.
     cmd = [env.mpconv, "-l", "socks5://127.0.0.1:0", "-l", "http://127.0.0.1:0",
-           "-l", f"socks5://{env.user}:{env.password}@127.0.0.1:0", "-o", "acl.allow=127.0.0.0/8,::1"]
+           "-l", f"socks5://{env.user}:{env.password}@127.0.0.1:0", "-o", "acl.allow=127.0.0.0/8,::1",
+           "-o", "mpconv.workers=auto"]
     p = spawn(cmd, out)
     ok = wait_for(lambda: read(out).count("listening: ") >= 3 or p.poll() is not None, 10)
     ports = [int(x) for x in re.findall(r"listening: \S+://[^ ]*?:(\d+)", read(out))]
