@@ -47,7 +47,6 @@ static struct acl_list list_of(const char *text)
     return l;
 }
 
-
 static void assert_parses_as(const char *text, const char *expected)
 {
     struct acl_list l = list_of(text);

@@ -140,7 +140,6 @@ static void assert_users_error(const char *users, const char *extra_config, cons
     remove_temp(users_path);
 }
 
-
 static void test_defaults(void **state)
 {
     (void)state;
